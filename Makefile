@@ -1,0 +1,53 @@
+# The Makefile only calls the CLI or pytest: the pipeline logic lives in pipeline/.
+CONTENT ?= content
+OUT ?= output
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HANDBOOK := $(BIN)/handbook
+BUILD := $(HANDBOOK) build --content $(CONTENT) --out $(OUT)
+
+.PHONY: pdf html epub anki all dist check test lint bench clean setup
+
+pdf: setup
+	$(BUILD) pdf
+html: setup
+	$(BUILD) html
+epub: setup
+	$(BUILD) epub
+anki: setup
+	$(BUILD) anki
+all: setup
+	$(BUILD) all
+dist: setup
+	$(HANDBOOK) dist --content $(CONTENT) --out $(OUT)
+check: setup
+	$(HANDBOOK) check --content $(CONTENT)
+
+test: setup
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python bench/bench.py
+
+setup: $(VENV)/.installed node_modules/.installed
+
+# The first run creates the virtual environment and installs the project with its test tools;
+# later runs reuse it until pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# MathJax (TeX to SVG and MathML) runs in Node, pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(OUT) .cache

@@ -1,0 +1,135 @@
+"""The command line: parse options, call the pipeline, turn our errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .build import Options, build
+from .diagnostics import ContentError, Diagnostic, HandbookError
+from .parser import check as check_content
+from .parser import load_handbook
+from .stats import COUNTS, handbook_stats
+from .writers import FORMATS
+
+CONTENT_OPTION = click.option(
+    "--content", type=click.Path(path_type=Path, file_okay=False), default=Path("content"),
+    show_default=True, help="The content folder (handbook.toml and chapter files).",
+)
+
+
+def _show(diagnostic: Diagnostic) -> None:
+    click.echo(str(diagnostic), err=True)
+
+
+def _source_date_epoch() -> int | None:
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise click.BadParameter(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}")
+    return int(value)
+
+
+class _Failure(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="handbook")
+def main() -> None:
+    """Turn interview-preparation Markdown into a PDF handbook, EPUB/HTML and Anki decks."""
+
+
+@main.command(name="build")
+@click.argument("formats", nargs=-1, required=True, type=click.Choice([*FORMATS, "all"]))
+@CONTENT_OPTION
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("output"),
+              show_default=True, help="Where the outputs are written.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path(".cache"), show_default=True, help="Cache folder for fonts and formulas.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("--fetch-remote", is_flag=True, help="Fetch remote images (default: link to them).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: cores].")
+@click.option("--chapter", "chapters", multiple=True, help="Only this chapter id (anki; repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Only questions with this tag (anki; repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def build_command(
+    formats: tuple[str, ...], content: Path, out: Path, strict: bool, cache_dir: Path, no_cache: bool,
+    fetch_remote: bool, jobs: int | None, chapters: tuple[str, ...], tags: tuple[str, ...], quiet: bool,
+) -> None:
+    """Build FORMATS (pdf, html, epub, anki, or all) from the content folder."""
+    wanted = FORMATS if "all" in formats else tuple(dict.fromkeys(formats))
+    options = Options(
+        out_dir=out, cache_dir=None if no_cache else cache_dir, source_date_epoch=_source_date_epoch(),
+        fetch_remote=fetch_remote, jobs=jobs or os.cpu_count() or 1, chapters=chapters, tags=tags,
+    )
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"· {message}", err=True)
+
+    try:
+        written = build(content, wanted, options, progress=progress, on_warning=_show, strict=strict)
+    except ContentError as exc:
+        for diagnostic in exc.diagnostics:
+            if diagnostic.is_error or strict:
+                _show(diagnostic)
+        raise _Failure(f"build failed: {exc}; earlier outputs were left as they were", 1) from None
+    except HandbookError as exc:
+        raise _Failure(str(exc), exc.exit_code) from None
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command(name="check")
+@CONTENT_OPTION
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+def check_command(content: Path, strict: bool) -> None:
+    """Validate the content folder without building anything."""
+    diagnostics = check_content(content)
+    for diagnostic in diagnostics:
+        _show(diagnostic)
+    errors = sum(d.is_error for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    click.echo(f"{errors} error(s), {warnings} warning(s)", err=True)
+    if errors or (strict and warnings):
+        sys.exit(1)
+
+
+@main.command(name="stats")
+@CONTENT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def stats_command(content: Path, as_json: bool) -> None:
+    """Per chapter and per question: answer length and counts of code, math, tables and images."""
+    try:
+        handbook, _ = load_handbook(content)
+    except ContentError as exc:
+        for diagnostic in exc.diagnostics:
+            _show(diagnostic)
+        raise _Failure(str(exc), 1) from None
+    data = handbook_stats(handbook)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    header = f"{'id':<32} {'chars':>6} {'code':>5} {'math':>5} {'tables':>6} {'images':>6}  title"
+    for chapter in data["chapters"]:
+        click.echo(f"\n{chapter['id']}  {chapter['title']}")
+        click.echo(header)
+        for q in chapter["questions"]:
+            click.echo(
+                f"{q['id']:<32} {q['answer_chars']:>6} {q['code_blocks']:>5} {q['math']:>5} "
+                f"{q['tables']:>6} {q['images']:>6}  {q['title']}"
+            )
+    totals = data["totals"]
+    click.echo(
+        f"\n{totals['chapters']} chapters, {totals['questions']} questions; "
+        + ", ".join(f"{key} {totals[key]}" for key in COUNTS)
+    )
