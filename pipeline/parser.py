@@ -661,9 +661,11 @@ def _cell_align(cell: SyntaxTreeNode) -> str:
 
 
 def _merge_text(nodes: list[Inline]) -> tuple[Inline, ...]:
-    """Join adjacent Text nodes (escapes arrive as separate tokens)."""
+    """Join adjacent Text nodes (escapes arrive as separate tokens) and drop empty ones."""
     out: list[Inline] = []
     for node in nodes:
+        if isinstance(node, Text) and not node.text:
+            continue
         if isinstance(node, Text) and out and isinstance(out[-1], Text):
             out[-1] = Text(text=out[-1].text + node.text)
         else:
