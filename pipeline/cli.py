@@ -35,10 +35,15 @@ def _source_date_epoch() -> int | None:
     return int(value)
 
 
-class _Failure(click.ClickException):
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+class _ToolFailure(click.ClickException):
+    """A missing or failing tool (Node, MathJax, fonts): exit code 2, as HandbookError subclasses say."""
+
+    exit_code = 2
+
+
+def _failure(message: str, exit_code: int) -> click.ClickException:
+    """Our error as click's: shown as ``Error: message`` without a traceback, with our exit code."""
+    return _ToolFailure(message) if exit_code == 2 else click.ClickException(message)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,9 +87,9 @@ def build_command(
         for diagnostic in exc.diagnostics:
             if diagnostic.is_error or strict:
                 _show(diagnostic)
-        raise _Failure(f"build failed: {exc}; earlier outputs were left as they were", 1) from None
+        raise _failure(f"build failed: {exc}; earlier outputs were left as they were", 1) from None
     except HandbookError as exc:
-        raise _Failure(str(exc), exc.exit_code) from None
+        raise _failure(str(exc), exc.exit_code) from None
     for path in written:
         click.echo(str(path))
 
@@ -114,7 +119,7 @@ def stats_command(content: Path, as_json: bool) -> None:
     except ContentError as exc:
         for diagnostic in exc.diagnostics:
             _show(diagnostic)
-        raise _Failure(str(exc), 1) from None
+        raise _failure(str(exc), 1) from None
     data = handbook_stats(handbook)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))

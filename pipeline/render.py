@@ -94,4 +94,5 @@ def highlight(code: str, language: str) -> Markup:
 
 def pygments_css(style: str, scope: str) -> str:
     """The CSS for highlighted code in ``style``, every rule under the selector ``scope``."""
-    return str(HtmlFormatter(style=style, classprefix="tok-").get_style_defs(scope))
+    formatter = HtmlFormatter(style=style, classprefix="tok-")
+    return str(formatter.get_style_defs(scope))  # type: ignore[no-untyped-call]

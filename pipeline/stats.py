@@ -7,8 +7,8 @@ from typing import Any
 from .model import (
     Block,
     Body,
-    CodeBlock,
     Code,
+    CodeBlock,
     Figure,
     Handbook,
     Image,

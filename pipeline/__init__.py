@@ -1,0 +1,1 @@
+"""handbook: interview-preparation Markdown to a PDF handbook, EPUB/HTML and Anki decks."""
