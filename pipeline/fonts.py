@@ -1,0 +1,221 @@
+"""The handbook's fonts: static TTF instances of Noto Sans SC (CJK text) and Source Code Pro (code).
+
+Both come from PyPI packages as variable fonts. WeasyPrint handles static TrueType best (WOFF2 costs
+~90 s a document to decode, variable weights are not applied reliably), so each weight is derived
+once with fontTools' instancer and cached. Every face is referenced by absolute path through
+@font-face, so a build never depends on what fontconfig happens to find.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import importlib.resources
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.diagnostics import ToolError
+
+CJK_FAMILY = "Noto Sans SC"
+MONO_FAMILY = "Source Code Pro"
+
+# Bump when the derivation below changes, so cached instances are derived again.
+_RECIPE = "1"
+# TrueType's head.checkSumAdjustment makes the big-endian uint32 sum of a whole file equal this.
+_SFNT_CHECKSUM_MAGIC = 0xB1B0AFBA
+
+
+class FontError(ToolError):
+    """A font package is missing or a font cannot be derived; the message says what to install."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FontFace:
+    """One static font file and the CSS family, weight and style it is declared under."""
+
+    family: str
+    weight: int
+    style: str
+    path: Path
+
+    def __post_init__(self) -> None:
+        if not self.path.is_absolute():
+            raise ValueError(f"font path must be absolute: {self.path}")
+        if self.style not in ("normal", "italic"):
+            raise ValueError(f"font style must be normal or italic: {self.style!r}")
+        if not 1 <= self.weight <= 1000:
+            raise ValueError(f"font weight out of range: {self.weight}")
+        if '"' in self.family or "\\" in self.family:
+            raise ValueError(f"font family cannot be quoted in CSS: {self.family!r}")
+
+    def css(self) -> str:
+        return (
+            "@font-face {\n"
+            f'  font-family: "{self.family}";\n'
+            f"  font-style: {self.style};\n"
+            f"  font-weight: {self.weight};\n"
+            f'  src: url("{self.path.as_uri()}") format("truetype");\n'
+            "}\n"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FontSet:
+    """All the faces a build embeds."""
+
+    faces: tuple[FontFace, ...]
+
+    def css(self) -> str:
+        """@font-face rules for every face.
+
+        WeasyPrint drops these url()s silently unless the document has a ``base_url``.
+        """
+        return "\n".join(face.css() for face in self.faces)
+
+    def fingerprint(self) -> str:
+        """A hash of the faces and their files' contents, for keys of caches that depend on fonts."""
+        digest = hashlib.sha256()
+        for face in self.faces:
+            entry = [face.family, face.weight, face.style, _sha256(face.path)]
+            digest.update(json.dumps(entry).encode("utf-8"))
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _VariableSource:
+    """A variable font inside an installed Python package."""
+
+    package: str
+    pip_name: str
+    resource: str  # path inside the package
+    family: str
+    style: str
+
+    def path(self) -> Path:
+        try:
+            path = Path(str(importlib.resources.files(self.package).joinpath(self.resource)))
+        except ModuleNotFoundError as error:
+            raise FontError(
+                f"the {self.family} font is missing: `pip install {self.pip_name}` (Python package)"
+            ) from error
+        if not path.is_file():
+            raise FontError(
+                f"the {self.family} font is missing from the {self.pip_name} package ({path}); "
+                f"reinstall it with `pip install --force-reinstall {self.pip_name}`"
+            )
+        return path
+
+
+_CJK = _VariableSource(
+    package="justmytype_intl_cjk",
+    pip_name="justmytype-intl-cjk",
+    resource="fonts/ofl/notosanssc/NotoSansSC[wght].ttf",
+    family=CJK_FAMILY,
+    style="normal",
+)
+_MONO = _VariableSource(
+    package="fontpkg_source_code_pro",
+    pip_name="fontpkg-source-code-pro",
+    resource="files/SourceCodePro[wght].ttf",
+    family=MONO_FAMILY,
+    style="normal",
+)
+_MONO_ITALIC = _VariableSource(
+    package="fontpkg_source_code_pro",
+    pip_name="fontpkg-source-code-pro",
+    resource="files/SourceCodePro-Italic[wght].ttf",
+    family=MONO_FAMILY,
+    style="italic",
+)
+
+# Body text uses regular and bold; code also gets italic, since Pygments styles set comments in italic.
+_FACES: tuple[tuple[_VariableSource, int], ...] = (
+    (_CJK, 400),
+    (_CJK, 700),
+    (_MONO, 400),
+    (_MONO, 700),
+    (_MONO_ITALIC, 400),
+    (_MONO_ITALIC, 700),
+)
+
+
+def ensure_fonts(cache_dir: Path) -> FontSet:
+    """Derive the static instances into ``cache_dir / "fonts"`` unless valid ones are there already.
+
+    The first run takes about 16 s for each Noto Sans SC weight; later runs only check the files.
+    A cached instance is named after its source's sha256, so a new package version derives anew.
+    """
+    fonts_dir = cache_dir.resolve() / "fonts"
+    faces: list[FontFace] = []
+    source_hashes: dict[Path, str] = {}
+    for source, weight in _FACES:
+        source_path = source.path()
+        if source_path not in source_hashes:
+            source_hashes[source_path] = _sha256(source_path)
+        stem = source_path.stem.split("[")[0]  # "NotoSansSC[wght]" -> "NotoSansSC"
+        path = fonts_dir / f"{stem}-{weight}-{source_hashes[source_path][:16]}-r{_RECIPE}.ttf"
+        if not _is_intact(path):
+            _derive(source_path, weight, path)
+        faces.append(FontFace(family=source.family, weight=weight, style=source.style, path=path))
+    return FontSet(faces=tuple(faces))
+
+
+def _derive(source: Path, weight: int, target: Path) -> None:
+    # fontTools is imported here: only the first build on a machine needs it, and it is slow to load.
+    from fontTools.ttLib import TTFont
+    from fontTools.varLib.instancer import instantiateVariableFont
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Keep the source's timestamps: deriving again must give the same bytes.
+        with TTFont(source, recalcTimestamp=False) as font:
+            # updateFontNames renames the instance from the STAT table ("Noto Sans SC Bold"), which
+            # is what PDF viewers show as the embedded font's name.
+            instance = instantiateVariableFont(font, {"wght": weight}, updateFontNames=True)
+        # A temp file + rename: an interrupted build never leaves a truncated font that looks valid.
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".ttf")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                os.fchmod(file.fileno(), 0o644)  # mkstemp's 0600 would hide a shared cache from others
+                instance.save(file)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise FontError(f"cannot write the font instance {target}: {error}") from error
+    except Exception as error:  # fontTools raises many kinds on a damaged source font
+        raise FontError(f"cannot derive weight {weight} from {source}: {error}") from error
+    if not _is_intact(target):
+        raise FontError(f"the derived font {target} fails its checksum")
+
+
+def _is_intact(path: Path) -> bool:
+    """Whether the file is a whole TrueType font: its checksum catches truncation and damage."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if len(data) < 12 or data[:4] != b"\x00\x01\x00\x00":
+        return False
+    words = array.array("I", data + b"\0" * (-len(data) % 4))
+    if words.itemsize != 4:  # pragma: no cover - "I" is 4 bytes on every platform Python supports
+        return False
+    if sys.byteorder == "little":
+        words.byteswap()
+    return sum(words) & 0xFFFFFFFF == _SFNT_CHECKSUM_MAGIC
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise FontError(f"cannot read the font {path}: {error}") from error
+    return digest.hexdigest()
