@@ -1,14 +1,159 @@
-"""EPUB 3 package of the XHTML pages (finished in the EPUB issue)."""
+"""EPUB 3: the XHTML pages of ``pipeline.html`` in a package with nav, NCX, metadata and a cover.
+
+The pages are the very bytes of the HTML folder; this module adds what only a reading system needs:
+the package document (manifest with media types and properties, spine, metadata), the EPUB 2 NCX,
+the container and a zip laid out the way the OCF specification asks (``mimetype`` first, stored).
+"""
 
 from __future__ import annotations
 
+import mimetypes
+import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from . import html
+from .archive import build_time, zip_bytes
 from .build import Context
-from .diagnostics import ToolError
 from .model import Handbook
+from .render import TEMPLATES
+
+OUTPUT_NAME = "handbook.epub"
+PACKAGE_DIR = PurePosixPath("EPUB")
+PACKAGE_DOCUMENT = "package.opf"
+NCX = "toc.ncx"
+
+# uuid5 namespace of handbook identifiers: the same handbook id gives the same dc:identifier in every
+# version, so reading systems treat a new edition as an update of the book they already hold.
+IDENTIFIER_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/handbook/handbook#epub")
+
+# Media types of EPUB core media resources; anything else needs a fallback reading systems rarely use.
+MEDIA_TYPES = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+
+_MATHML = "{http://www.w3.org/1998/Math/MathML}math"
+_SVG = "{http://www.w3.org/2000/svg}svg"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManifestItem:
+    id: str
+    href: str
+    media_type: str
+    properties: str = ""
+
+
+def identifier(handbook: Handbook) -> str:
+    """The stable ``dc:identifier``: a UUID derived from the handbook id."""
+    return uuid.uuid5(IDENTIFIER_NAMESPACE, handbook.meta.id).urn
+
+
+def modified(when: datetime) -> str:
+    """``dcterms:modified`` wants whole seconds in UTC with a literal Z."""
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def page_properties(data: bytes) -> str:
+    """The manifest properties a page needs, read from its markup: ``mathml`` and ``svg`` where used."""
+    root = ET.fromstring(data)
+    found = []
+    if root.find(f".//{_MATHML}") is not None:
+        found.append("mathml")
+    if root.find(f".//{_SVG}") is not None:
+        found.append("svg")
+    return " ".join(found)
 
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
-    raise ToolError("epub output is not built yet (see the EPUB issue)")
+    site = html.site(handbook, ctx)
+    ctx.progress("epub: package")
+    data = package(handbook, site, build_time(ctx.options.source_date_epoch), ctx)
+    return [ctx.writer.write_bytes(ctx.options.out_dir / OUTPUT_NAME, data)]
+
+
+def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -> bytes:
+    """The EPUB file's bytes: same site and time, same bytes."""
+    items = _manifest(site, ctx)
+    by_href = {item.href: item for item in items}
+    spine = [by_href[page.name].id for page in site.pages]
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+    book_id = identifier(handbook)
+    opf = env.get_template("epub/package.opf.j2").render(
+        handbook=handbook, identifier=book_id, modified=modified(when), items=items, spine=spine,
+        cover_id=by_href[html.COVER_IMAGE].id, ncx_id=by_href[NCX].id,
+        uses_math=any("mathml" in item.properties for item in items),
+    )
+    ncx = env.get_template("epub/toc.ncx.j2").render(
+        handbook=handbook, identifier=book_id, contents=site.contents, order=_play_order(site.contents),
+        depth=2 if any(entry.children for entry in site.contents) else 1,
+    )
+    container = env.get_template("epub/container.xml.j2").render(
+        package_path=(PACKAGE_DIR / PACKAGE_DOCUMENT).as_posix()
+    )
+    files = [(str(PACKAGE_DIR / name), data) for name, data in site.files()]
+    files += [
+        (str(PACKAGE_DIR / PACKAGE_DOCUMENT), opf.encode("utf-8")),
+        (str(PACKAGE_DIR / NCX), ncx.encode("utf-8")),
+        ("META-INF/container.xml", container.encode("utf-8")),
+    ]
+    # OCF: `mimetype` first and uncompressed, so the file type shows at a fixed offset.
+    entries = [("mimetype", b"application/epub+zip"), *sorted(files)]
+    return zip_bytes(entries, when, stored=frozenset({"mimetype"}))
+
+
+def _manifest(site: html.Site, ctx: Context) -> list[ManifestItem]:
+    items: list[ManifestItem] = []
+    for page in site.pages:
+        properties = page_properties(page.data)
+        if page.name == html.CONTENTS_PAGE:
+            properties = " ".join(filter(None, ["nav", properties]))
+        items.append(
+            ManifestItem(
+                id=f"page-{PurePosixPath(page.name).stem}", href=page.name,
+                media_type="application/xhtml+xml", properties=properties,
+            )
+        )
+    items.append(ManifestItem(id="ncx", href=NCX, media_type="application/x-dtbncx+xml"))
+    items.append(ManifestItem(id="stylesheet", href=html.STYLESHEET, media_type="text/css"))
+    items.append(
+        ManifestItem(id="cover-image", href=html.COVER_IMAGE, media_type="image/svg+xml", properties="cover-image")
+    )
+    for number, (asset, _) in enumerate(site.assets, start=1):
+        suffix = asset.path.suffix.lower()
+        media_type = MEDIA_TYPES.get(suffix)
+        if media_type is None:
+            media_type = mimetypes.guess_type(asset.path.name)[0] or "application/octet-stream"
+            ctx.report.warning(
+                asset.path, None,
+                f"{suffix or 'this'} images are not an EPUB core media type; use SVG, PNG, JPEG, GIF or WebP",
+            )
+        items.append(ManifestItem(id=f"image-{number:03d}", href=html.asset_href(asset), media_type=media_type))
+    return items
+
+
+def _play_order(entries: Sequence[html.ContentsEntry]) -> dict[str, int]:
+    """NCX playOrder: 1, 2, 3, … in reading order over the whole tree."""
+    order: dict[str, int] = {}
+
+    def visit(entry: html.ContentsEntry) -> None:
+        order.setdefault(entry.href, len(order) + 1)
+        for child in entry.children:
+            visit(child)
+
+    for entry in entries:
+        visit(entry)
+    return order

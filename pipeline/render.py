@@ -32,11 +32,14 @@ class Hooks:
     :param math: markup for a formula (SVG, MathML, or Anki's ``\\( \\)`` delimiters).
     :param image_src: the URL of an image in this output; None shows a placeholder with the link.
     :param question_href: the URL of a question, by question id (``#q-id`` or ``page.xhtml#q-id``).
+    :param link_href: the URL of any other link in this output; None shows the link text without a link
+        (the EPUB cannot hold links to files outside it). By default every URL is kept as written.
     """
 
     math: Callable[[Math | MathBlock], Markup]
     image_src: Callable[[Asset | RemoteImage], str | None]
     question_href: Callable[[str], str]
+    link_href: Callable[[str], str | None] = str
 
 
 def environment(hooks: Hooks, extra_globals: Mapping[str, Any] | None = None) -> Environment:
@@ -53,6 +56,7 @@ def environment(hooks: Hooks, extra_globals: Mapping[str, Any] | None = None) ->
         math=hooks.math,
         image_src=hooks.image_src,
         question_href=hooks.question_href,
+        link_href=hooks.link_href,
         highlight=highlight,
         question_anchor=question_anchor,
         chapter_anchor=chapter_anchor,
