@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 HANDBOOK := $(BIN)/handbook
 BUILD := $(HANDBOOK) build --content $(CONTENT) --out $(OUT)
 
+# One date for every output (cover, EPUB metadata, zip entries, Anki base time): the last commit's,
+# unless the caller sets it. Same source + same SOURCE_DATE_EPOCH gives the same bytes.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+export SOURCE_DATE_EPOCH
+
 .PHONY: pdf html epub anki all dist check test lint bench clean setup
 
 pdf: setup

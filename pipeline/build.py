@@ -121,20 +121,29 @@ def build(
     options: Options,
     *,
     progress: Progress = lambda message: None,
-    on_warning: Callable[[Diagnostic], None] = lambda d: None,
+    on_diagnostic: Callable[[Diagnostic], None] = lambda d: None,
     strict: bool = False,
 ) -> list[Path]:
     """Read the whole handbook, then run each requested renderer in registry order.
 
+    Every diagnostic, from reading or from a renderer, goes to ``on_diagnostic`` once, as it is found.
+
     :returns: the files and folders written.
-    :raises ContentError: when the content has errors (or warnings, with ``strict``); nothing is written.
+    :raises ContentError: when the content has errors (or warnings, with ``strict``). Reading errors stop
+        the build before any output is written; a renderer that finds errors writes nothing, and the
+        outputs it would have replaced stay as they were.
     """
     from .diagnostics import ContentError
     from .writers import RENDERERS
 
-    handbook, warnings = read(content)
+    try:
+        handbook, warnings = read(content)
+    except ContentError as exc:
+        for diagnostic in exc.diagnostics:
+            on_diagnostic(diagnostic)
+        raise
     for warning in warnings:
-        on_warning(warning)
+        on_diagnostic(warning)
     if strict and warnings:
         raise ContentError(warnings)
 
@@ -150,7 +159,7 @@ def build(
         found = context.report.items[shown:]
         shown += len(found)
         for diagnostic in found:
-            on_warning(diagnostic)
+            on_diagnostic(diagnostic)
         if any(d.is_error for d in found) or (strict and found):
             raise ContentError(found)
     return written

@@ -82,11 +82,8 @@ def build_command(
             click.echo(f"· {message}", err=True)
 
     try:
-        written = build(content, wanted, options, progress=progress, on_warning=_show, strict=strict)
-    except ContentError as exc:
-        for diagnostic in exc.diagnostics:
-            if diagnostic.is_error or strict:
-                _show(diagnostic)
+        written = build(content, wanted, options, progress=progress, on_diagnostic=_show, strict=strict)
+    except ContentError as exc:  # its diagnostics were shown as they were found
         raise _failure(f"build failed: {exc}; earlier outputs were left as they were", 1) from None
     except HandbookError as exc:
         raise _failure(str(exc), exc.exit_code) from None
@@ -138,3 +135,56 @@ def stats_command(content: Path, as_json: bool) -> None:
         f"\n{totals['chapters']} chapters, {totals['questions']} questions; "
         + ", ".join(f"{key} {totals[key]}" for key in COUNTS)
     )
+
+
+@main.group(name="import")
+def import_group() -> None:
+    """Convert another project's question collection into a content folder."""
+
+
+@import_group.command(name="wethinkin")
+@click.argument("src", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="The content folder to write (empty, missing, or an earlier import).")
+@click.option("-q", "--quiet", is_flag=True, help="Only the summary, no warnings.")
+def import_wethinkin_command(src: Path, out: Path, quiet: bool) -> None:
+    """Import a checkout of 《三年面试五年模拟》 (WeThinkIn) from SRC into a content folder."""
+    from .importers import import_wethinkin
+
+    try:
+        summary = import_wethinkin(src, out)
+    except HandbookError as exc:
+        raise _failure(str(exc), exc.exit_code) from None
+    if not quiet:
+        for diagnostic in summary.diagnostics:
+            _show(diagnostic)
+    for line in summary.lines():
+        click.echo(line, err=True)
+
+
+@main.command(name="dist")
+@CONTENT_OPTION
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("output"),
+              show_default=True, help="Where the outputs and handbook-<version>.zip are written.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path(".cache"), show_default=True, help="Cache folder for fonts and formulas.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet: bool) -> None:
+    """Build every format and zip them with a README into handbook-<version>.zip."""
+    from .dist import bundle
+
+    options = Options(out_dir=out, cache_dir=cache_dir, source_date_epoch=_source_date_epoch(),
+                      jobs=os.cpu_count() or 1)
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"· {message}", err=True)
+
+    try:
+        path = bundle(content, options, progress=progress, on_diagnostic=_show, strict=strict)
+    except ContentError as exc:  # its diagnostics were shown as they were found
+        raise _failure(f"dist failed: {exc}; earlier outputs were left as they were", 1) from None
+    except HandbookError as exc:
+        raise _failure(str(exc), exc.exit_code) from None
+    click.echo(str(path))

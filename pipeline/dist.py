@@ -34,7 +34,7 @@ def bundle(
     options: Options,
     *,
     progress: Progress = lambda message: None,
-    on_warning: Callable[[Diagnostic], None] = lambda d: None,
+    on_diagnostic: Callable[[Diagnostic], None] = lambda d: None,
     strict: bool = False,
 ) -> Path:
     """Build every format, then write ``<out>/handbook-<version>.zip``.
@@ -45,7 +45,7 @@ def bundle(
     """
     from .writers import FORMATS
 
-    written = build(content, FORMATS, options, progress=progress, on_warning=on_warning, strict=strict)
+    written = build(content, FORMATS, options, progress=progress, on_diagnostic=on_diagnostic, strict=strict)
     handbook, _ = read(content)
     out = options.out_dir
     by_name = {path.relative_to(out).as_posix(): path for path in written if path.parent == out}

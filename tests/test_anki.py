@@ -296,7 +296,7 @@ def test_corrupt_state_file_is_a_warning_not_a_traceback(content: Path, tmp_path
     (out / STATE_FILE).write_text("{not json", encoding="utf-8")
     warnings: list[str] = []
     options = Options(out_dir=out, source_date_epoch=EPOCH)
-    build(content, ["anki"], options, on_warning=lambda d: warnings.append(str(d)))
+    build(content, ["anki"], options, on_diagnostic=lambda d: warnings.append(str(d)))
     assert len(warnings) == 1 and "unreadable Anki state" in warnings[0] and ": warning: " in warnings[0]
     assert json.loads((out / STATE_FILE).read_text(encoding="utf-8"))["format"] == 1
 

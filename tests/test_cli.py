@@ -113,3 +113,10 @@ def test_writer_refuses_to_write_a_path_twice(tmp_path: Path) -> None:
     writer.write_bytes(tmp_path / "a", b"1")
     with pytest.raises(HandbookError, match="already wrote"):
         writer.write_bytes(tmp_path / "a", b"2")
+
+
+def test_each_error_is_printed_once(make_content: MakeContent, tmp_path: Path) -> None:
+    root = make_content({"01-a.md": "---\nid: a\ntitle: 甲\n---\n\n## 甲 {#q1}\n\n$$\nx\n"})
+    code, _, err = run("build", "html", "--content", str(root), "--out", str(tmp_path / "o"))
+    assert code == 1
+    assert err.count("unterminated $$ math") == 1

@@ -130,7 +130,7 @@ class Built:
 def build_outputs(content: Path, out: Path, cache: Path) -> Built:
     warnings: list[Diagnostic] = []
     options = Options(out_dir=out, cache_dir=cache, source_date_epoch=SOURCE_DATE_EPOCH)
-    build(content, ["html", "epub"], options, on_warning=warnings.append)
+    build(content, ["html", "epub"], options, on_diagnostic=warnings.append)
     return Built(content=content, out=out, warnings=tuple(warnings))
 
 

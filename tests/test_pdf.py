@@ -106,7 +106,7 @@ def _build(content: Path, out: Path, cache: Path, **options: Any) -> Built:
             content,
             ["pdf"],
             Options(out_dir=out, cache_dir=cache, source_date_epoch=EPOCH, **options),
-            on_warning=diagnostics.append,
+            on_diagnostic=diagnostics.append,
         )
     handbook, _ = load_handbook(content)
     return Built(
@@ -565,7 +565,7 @@ def test_fetch_remote_puts_the_image_in_the_pdf(
         root,
         ["pdf"],
         Options(out_dir=out, cache_dir=own_cache, fetch_remote=True, source_date_epoch=EPOCH),
-        on_warning=diagnostics.append,
+        on_diagnostic=diagnostics.append,
     )
     images = subprocess.run(
         ["pdfimages", "-list", str(out / OUTPUT_NAME)], check=True, capture_output=True, text=True
