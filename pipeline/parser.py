@@ -11,7 +11,7 @@ objects that are complete when constructed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -20,11 +20,14 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 from mdit_py_cjk_friendly import cjk_friendly
 from mdit_py_plugins.attrs.parse import ParseError as AttrsParseError
 from mdit_py_plugins.attrs.parse import parse as parse_attrs
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.dollarmath.index import math_inline_dollar
 from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
@@ -80,10 +83,35 @@ def markdown_parser() -> MarkdownIt:
     md.use(front_matter_plugin)
     md.use(footnote_plugin)
     md.use(dollarmath_plugin, allow_labels=False, allow_space=True, allow_digits=False, double_inline=True)
+    md.inline.ruler.at("math_inline", _math_inline_rule())
     md.use(cjk_friendly)
     # Keep escaped characters as separate tokens, so an escaped \$ is not mistaken for a stray one.
     md.disable("text_join")
     return md
+
+
+def _math_inline_rule() -> Callable[[StateInline, bool], bool]:
+    """dollarmath's inline rule, minus a wrap-around at the start of a paragraph.
+
+    With ``allow_digits=False`` the plugin rejects ``$…$`` after a digit by reading ``src[pos - 1]``;
+    at position 0 that is the paragraph's *last* character, so "$p$ = 0.6" lost its math.
+    """
+    strict = math_inline_dollar(True, False, True)
+    at_start = math_inline_dollar(True, True, True)
+
+    def rule(state: StateInline, silent: bool) -> bool:
+        if state.pos > 0:
+            return bool(strict(state, silent))
+        pushed = len(state.tokens)
+        if not at_start(state, silent):
+            return False
+        if state.src[state.pos : state.pos + 1].isdigit():  # keep "no digit right after the closing $"
+            del state.tokens[pushed:]
+            state.pos = 0
+            return False
+        return True
+
+    return rule
 
 
 # --- public entry points ------------------------------------------------------------------------
@@ -274,19 +302,21 @@ def derive_question_id(chapter_id: str, title: str) -> str:
 def _split_trailing_attrs(
     children: Sequence[SyntaxTreeNode],
 ) -> tuple[list[SyntaxTreeNode], str | None]:
-    """Split ``Title {#id key=value}`` into the title's nodes and the attribute text."""
+    """Split ``Title {#id key=value}`` into the title's nodes and the attribute text.
+
+    The title keeps its own nodes (escapes stay ``text_special``); only the text node in which the
+    attribute block starts is cut.
+    """
     nodes = list(children)
-    tail = ""
     cut = len(nodes)
     while cut > 0 and nodes[cut - 1].type in ("text", "text_special"):
         cut -= 1
-        tail = nodes[cut].content + tail
+    tail = "".join(n.content for n in nodes[cut:])
     stripped = tail.rstrip()
     if not stripped.endswith("}") or "{" not in stripped:
         return nodes, None
-    start = stripped.rfind("{")
-    # Find the earliest "{" whose attribute block runs exactly to the end.
-    for candidate in _brace_positions(stripped):
+    start = None
+    for candidate in (i for i, ch in enumerate(stripped) if ch == "{"):
         try:
             end, _ = parse_attrs(stripped[candidate:])
         except AttrsParseError:
@@ -294,22 +324,24 @@ def _split_trailing_attrs(
         if candidate + end + 1 == len(stripped):  # ``end`` is the index of the closing brace
             start = candidate
             break
-    else:
-        return nodes, stripped[start:]
-    head_text = tail[:start].rstrip()
+    if start is None:  # looks like attributes but does not parse: let the caller report it
+        return nodes, stripped[stripped.rfind("{"):]
     title = nodes[:cut]
-    if head_text:
-        title.append(_text_node(head_text))
+    offset = 0
+    for node in nodes[cut:]:
+        length = len(node.content)
+        if offset + length <= start:
+            title.append(node)
+        elif offset < start:
+            title.append(_text_node(node.content[: start - offset]))
+        offset += length
+    if title and title[-1].type == "text":
+        trimmed = title[-1].content.rstrip()
+        title[-1:] = [_text_node(trimmed)] if trimmed else []
     return title, stripped[start:]
 
 
-def _brace_positions(text: str) -> Iterator[int]:
-    return (i for i, ch in enumerate(text) if ch == "{")
-
-
 def _text_node(content: str) -> SyntaxTreeNode:
-    from markdown_it.token import Token
-
     token = Token("text", "", 0, content=content)
     return SyntaxTreeNode([token]).children[0]
 
@@ -514,8 +546,11 @@ class _ChapterBuilder:
         assert node.map is not None
         start, end = node.map
         marker = node.markup
-        last = self.scan.lines[end - 1].strip() if end - 1 > start and end - 1 < len(self.scan.lines) else ""
-        if not (last.startswith(marker) and set(last) == {marker[0]}):
+        last = self.scan.lines[end - 1] if start < end - 1 < len(self.scan.lines) else ""
+        # Inside a blockquote or list the closing fence carries the container's "> " or indentation.
+        last = last.lstrip(" \t>")
+        closing = last.strip()
+        if not (closing.startswith(marker) and set(closing) == {marker[0]}):
             self.error(node, f"unclosed code fence {marker} (it runs to the end of the file)")
 
     def _table(self, node: SyntaxTreeNode, notes: _Notes) -> Table:

@@ -157,3 +157,31 @@ def test_errors_raise_content_error(make_content: MakeContent) -> None:
     with pytest.raises(ContentError) as info:
         load_handbook(root)
     assert info.value.diagnostics
+
+
+def test_math_at_paragraph_start_with_digit_at_end(make_content: MakeContent) -> None:
+    # dollarmath alone reads the paragraph's last character as "the one before" position 0.
+    root = make_content({"01-a.md": FRONT + "\n## 甲 {#q1}\n\n$P(a)$ = 0.6\n"})
+    handbook, warnings = load_handbook(root)
+    assert warnings == ()
+    first = handbook.chapters[0].questions[0].answer.blocks[0]
+    assert type(first.children[0]).__name__ == "Math"  # type: ignore[union-attr]
+
+
+def test_digit_right_after_closing_dollar_is_not_math(make_content: MakeContent) -> None:
+    root = make_content({"01-a.md": FRONT + "\n## 甲 {#q1}\n\n$5 到 $6 之间\n"})
+    handbook, _ = load_handbook(root)
+    paragraph = handbook.chapters[0].questions[0].answer.blocks[0]
+    assert [type(c).__name__ for c in paragraph.children] == ["Text"]  # type: ignore[union-attr]
+
+
+def test_escaped_dollar_in_question_title(make_content: MakeContent) -> None:
+    root = make_content({"01-a.md": FRONT + "\n## 价格 \\$5 的题 {#q1}\n\n答案。\n"})
+    handbook, warnings = load_handbook(root)
+    assert warnings == ()
+    assert handbook.chapters[0].questions[0].title_text == "价格 $5 的题"
+
+
+def test_closed_fence_inside_blockquote(make_content: MakeContent) -> None:
+    root = make_content({"01-a.md": FRONT + "\n## 甲 {#q1}\n\n> ```python\n> x = 1\n> ```\n\n正文。\n"})
+    assert messages(root) == []
