@@ -54,5 +54,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Keeps $(OUT)/anki-state.json: without it the next deck cannot tell Anki which notes changed.
 clean:
-	rm -rf $(OUT) .cache
+	if [ -d $(OUT) ]; then find $(OUT) -mindepth 1 -maxdepth 1 ! -name anki-state.json -exec rm -rf {} +; fi
+	rm -rf .cache
