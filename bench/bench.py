@@ -1,14 +1,20 @@
-"""Benchmarks (not tests): build a large synthetic handbook and print figures.
+"""Benchmarks (not tests): build big handbooks and print a table of figures.
 
-    python bench/bench.py [--copies 8] [--content content] [--cache .cache]
+    python bench/bench.py [--jobs N] [--copies 8] [--only corpus|content]
 
-The synthetic handbook is ``--copies`` copies of every chapter of ``--content``, with unique chapter and
-question ids, so the output is N times the size of the real book. Each build runs the CLI in a child
-process (what ``make pdf`` runs); its progress lines, timed as they arrive, split the time into phases.
-A first, untimed build fills the font and formula caches, so the figures are for a warm cache.
+Handbooks: the 《三年面试五年模拟》 corpus imported from ../shared/corpus/wethinkin-dev into a temporary
+folder (when the importer and the corpus are there; else ``content/`` replicated ``--copies`` times with
+unique ids), and ``content/`` itself. Every build runs the CLI in a child process, as ``make`` does; peak
+RSS is sampled over the whole process tree (the build, its layout workers, Node for MathJax).
 
-Printed for the PDF: pages, seconds, pages per second, the child's peak RSS, and the share of time
-spent outside WeasyPrint's layout (reading, formulas, fonts, templates, PDF writing).
+Printed per handbook:
+
+- a cold build of each output (empty cache; only the derived fonts are reused, see docs/performance.md):
+  seconds, peak RSS, and for the PDF pages, pages/s and the time outside WeasyPrint's layout;
+- the baseline: the same book and practice edition laid out by one WeasyPrint process from one HTML
+  file each (bench/baseline.py, the renderer as it was before per-chapter layout), and the ratio;
+- rebuilds of all outputs: with no change, after editing one answer, after changing one template;
+- pandoc md→epub on the same Markdown, as a peer baseline, when pandoc is installed.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,99 +35,274 @@ import pypdf
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDBOOK = Path(sys.executable).parent / "handbook"
+CORPUS = ROOT.parent / "shared" / "corpus" / "wethinkin-dev"
 EPOCH = "1700000000"
-
-# The PDF renderer's progress lines that open each phase (pipeline/pdf.py).
-LAYOUT = re.compile(r"^· pdf: laying out the ")
+FORMATS = ("html", "epub", "anki", "pdf")
+# The template the "one template changed" rebuild edits: the cover, which only the front matter shows.
+TEMPLATE = ROOT / "templates" / "pdf" / "frame.html.j2"
+TEMPLATE_EDIT = ('<p class="cover-version">', '<p class="cover-version" data-edition="bench">')
+# Characters no bundled font has (emoji in the corpus): the PDF build rightly fails on them, so the
+# benchmark's copy of the corpus goes without them.
+GLYPHLESS = re.compile("[\u2600-\u27bf\ufe0f\U0001f000-\U0001ffff]")
+LAYOUT = re.compile(r"^· pdf: laying out ")
+CHAPTERS = re.compile(r"^· pdf: (\w+): (\d+) of (\d+) chapters laid out")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Run:
     seconds: float
     peak_rss_mib: float
+    lines: tuple[str, ...]
     phases: tuple[tuple[str, float], ...]  # (progress line, seconds until the next line)
 
 
-def synthesize(content: Path, copies: int, target: Path) -> tuple[int, int]:
-    """Write ``copies`` copies of every chapter of ``content`` into ``target``; returns (chapters, questions)."""
+class TreeRSS:
+    """Samples the summed RSS of a process and all its descendants every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 2**20
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.is_set():
+            parents: dict[int, int] = {}
+            rss: dict[int, int] = {}
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                fields = stat.rsplit(")", 1)[1].split()
+                parents[int(entry)] = int(fields[1])
+                rss[int(entry)] = int(fields[21]) * page
+            tree = {self.pid}
+            grown = True
+            while grown:
+                grown = False
+                for pid, parent in parents.items():
+                    if parent in tree and pid not in tree:
+                        tree.add(pid)
+                        grown = True
+            self.peak = max(self.peak, sum(rss.get(pid, 0) for pid in tree))
+            self._stop.wait(0.05)
+
+
+def run(command: list[str], *, env: dict[str, str] | None = None) -> Run:
+    """A child process, its progress lines (stderr, ``· …``) timed as they arrive."""
+    start = time.monotonic()
+    marks: list[tuple[str, float]] = [("· start", start)]
+    child = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})}
+    )
+    sampler = TreeRSS(child.pid)
+    assert child.stderr is not None
+    for line in child.stderr:
+        if line.startswith("· "):
+            marks.append((line.rstrip(), time.monotonic()))
+        elif ": error:" in line or line.startswith(("Error", "Traceback")):
+            print(line.rstrip(), file=sys.stderr)
+    child.stderr.close()
+    code = child.wait()
+    end = time.monotonic()
+    peak = sampler.stop()
+    if code != 0:
+        raise SystemExit(f"failed (exit {code}): {' '.join(command)}")
+    phases = tuple(
+        (label, (marks[i + 1][1] if i + 1 < len(marks) else end) - at) for i, (label, at) in enumerate(marks)
+    )
+    return Run(seconds=end - start, peak_rss_mib=peak, lines=tuple(m for m, _ in marks), phases=phases)
+
+
+def build(content: Path, out: Path, cache: Path, formats: tuple[str, ...], jobs: int) -> Run:
+    command = [str(HANDBOOK), "build", *formats, "--content", str(content), "--out", str(out)]
+    command += ["--cache", str(cache), "--jobs", str(jobs)]
+    return run(command, env={"SOURCE_DATE_EPOCH": EPOCH})
+
+
+def fresh_cache(work: Path, name: str) -> Path:
+    """An empty build cache that shares the derived fonts (a tool resource, ~60 s to derive)."""
+    cache = work / name
+    cache.mkdir()
+    fonts = ROOT / ".cache" / "fonts"
+    if fonts.is_dir():
+        (cache / "fonts").symlink_to(fonts)
+    return cache
+
+
+# --- handbooks -------------------------------------------------------------------------------------
+
+
+def import_corpus(target: Path, corpus: Path) -> bool:
+    try:
+        from pipeline.importers import import_wethinkin
+    except ImportError:
+        return False
+    if not corpus.is_dir():
+        return False
+    import_wethinkin(corpus, target)
+    for chapter in target.glob("*.md"):
+        text = chapter.read_text(encoding="utf-8")
+        if GLYPHLESS.search(text):
+            chapter.write_text(GLYPHLESS.sub("", text), encoding="utf-8")
+    return True
+
+
+def synthesize(content: Path, copies: int, target: Path) -> None:
+    """``copies`` copies of every chapter of ``content``, with unique chapter and question ids."""
     target.mkdir(parents=True)
     for entry in content.iterdir():
         if entry.is_dir():
             shutil.copytree(entry, target / entry.name)
         elif entry.suffix != ".md":
             shutil.copy2(entry, target / entry.name)
-    chapters = sorted(content.glob("*.md"))
-    questions = 0
     for copy in range(1, copies + 1):
         suffix = f"-c{copy:02d}"
-        for chapter in chapters:
+        for chapter in sorted(content.glob("*.md")):
             text = chapter.read_text(encoding="utf-8")
             text = re.sub(r"^id: *(\S+)", rf"id: \g<1>{suffix}", text, count=1, flags=re.M)
             text = re.sub(r"^title: *(.+)$", rf"title: \g<1> · {copy}", text, count=1, flags=re.M)
             text = re.sub(r"\{#([a-z0-9-]+)", rf"{{#\g<1>{suffix}", text)
             text = re.sub(r"\]\(#([a-z0-9-]+)\)", rf"](#\g<1>{suffix})", text)
-            questions += len(re.findall(r"^## ", text, flags=re.M))
             (target / f"c{copy:02d}-{chapter.name}").write_text(text, encoding="utf-8")
-    return len(chapters) * copies, questions
 
 
-def run_build(content: Path, out: Path, cache: Path, fmt: str) -> Run:
-    """One ``handbook build`` in a child process, its progress lines timed as they arrive."""
-    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
-    command = [str(HANDBOOK), "build", fmt, "--content", str(content), "--out", str(out), "--cache", str(cache)]
-    start = time.monotonic()
-    marks: list[tuple[str, float]] = [("· start", start)]
-    child = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    assert child.stderr is not None
-    for line in child.stderr:
-        if line.startswith("· "):
-            marks.append((line.rstrip(), time.monotonic()))
-        elif ": error:" in line or "Error" in line:
-            print(line.rstrip(), file=sys.stderr)
-    child.stderr.close()
-    # wait4 gives this child's own peak RSS (KiB on Linux); its own children (Node) are not counted.
-    _, status, usage = os.wait4(child.pid, 0)
-    end = time.monotonic()
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"the build failed (exit {child.returncode})")
-    peak = usage.ru_maxrss / 1024
-    phases = tuple(
-        (label, (marks[i + 1][1] if i + 1 < len(marks) else end) - at) for i, (label, at) in enumerate(marks)
+def edit_one_answer(content: Path) -> str:
+    """Append a sentence to the first answer paragraph of the middle chapter; returns the file's name."""
+    chapters = sorted(content.glob("*.md"))
+    chapter = chapters[len(chapters) // 2]
+    lines = chapter.read_text(encoding="utf-8").split("\n")
+    heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    for i in range(heading + 1, len(lines)):
+        if lines[i].strip() and not lines[i].startswith(("#", "|", "`", "$", "-", "*", ">", "!", "<", " ")):
+            lines[i] += "（补充：这是基准测试加上的一句话。）"
+            break
+    chapter.write_text("\n".join(lines), encoding="utf-8")
+    return chapter.name
+
+
+# --- measurements ----------------------------------------------------------------------------------
+
+
+def pdf_pages(out: Path) -> tuple[int, int]:
+    return (
+        len(pypdf.PdfReader(out / "handbook.pdf").pages),
+        len(pypdf.PdfReader(out / "handbook-practice.pdf").pages),
     )
-    return Run(seconds=end - start, peak_rss_mib=peak, phases=phases)
 
 
-def bench_pdf(content: Path, cache: Path, work: Path) -> None:
-    out = work / "out-pdf"
-    run_build(content, out, cache, "pdf")  # warm the font and formula caches
-    shutil.rmtree(out)
-    run = run_build(content, out, cache, "pdf")
-    book = len(pypdf.PdfReader(out / "handbook.pdf").pages)
-    practice = len(pypdf.PdfReader(out / "handbook-practice.pdf").pages)
-    layout = sum(seconds for label, seconds in run.phases if LAYOUT.match(label))
-    pages = book + practice
-    print(f"pdf: {book} + {practice} pages (book + practice) in {run.seconds:.1f} s")
-    print(f"pdf: {pages / run.seconds:.2f} pages/s, peak RSS {run.peak_rss_mib:.0f} MiB")
-    print(
-        f"pdf: WeasyPrint layout {layout:.1f} s ({layout / run.seconds:.0%}); "
-        f"outside layout {run.seconds - layout:.1f} s ({1 - layout / run.seconds:.0%})"
+def layout_seconds(result: Run) -> float:
+    return sum(seconds for label, seconds in result.phases if LAYOUT.match(label))
+
+
+def laid_out(result: Run) -> str:
+    found = [CHAPTERS.match(line) for line in result.lines]
+    return ", ".join(f"{m[1]} {m[2]}/{m[3]}" for m in found if m) or "no PDF chapter"
+
+
+def bench(title: str, content: Path, work: Path, jobs: int, *, rebuilds_only: bool = False) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    print(f"\n## {title}", flush=True)
+
+    def row(label: str, value: str) -> None:
+        rows.append((label, value))
+        print(f"  {label:<58} {value}", flush=True)
+
+    if not rebuilds_only:
+        cold: dict[str, Run] = {}
+        for fmt in FORMATS:
+            out = work / f"{name}-cold-{fmt}"
+            cold[fmt] = result = build(content, out, fresh_cache(work, f"{name}-cache-{fmt}"), (fmt,), jobs)
+            extra = ""
+            if fmt == "pdf":
+                book, practice = pdf_pages(out)
+                pages = book + practice
+                extra = f"; {book} + {practice} pages, {pages / result.seconds:.1f} pages/s"
+            figures = f"{result.seconds:7.1f} s, peak RSS {result.peak_rss_mib:5.0f} MiB{extra}"
+            row(f"cold build {fmt} (--jobs {jobs})", figures)
+        pdf = cold["pdf"]
+        layout = layout_seconds(pdf)
+        outside = pdf.seconds - layout
+        row("  pdf: waiting for WeasyPrint layout (wall)", f"{layout:7.1f} s")
+        row(
+            "  pdf: outside WeasyPrint layout (wall)",
+            f"{outside:7.1f} s ({outside / pdf.seconds:.0%} of the cold build)",
+        )
+        for label, seconds in pdf.phases:
+            if seconds >= 0.5:
+                row(f"    {label.removeprefix('· ')[:54]}", f"{seconds:7.1f} s")
+
+        # The baseline reuses the cold PDF build's cache (formulas rendered): it is charged for layout only.
+        base = run(
+            [sys.executable, str(ROOT / "bench" / "baseline.py"), str(content), str(work / f"{name}-cache-pdf")],
+            env={"SOURCE_DATE_EPOCH": EPOCH},
+        )
+        figures = f"{base.seconds:7.1f} s, peak RSS {base.peak_rss_mib:5.0f} MiB"
+        row("baseline: one WeasyPrint process, one HTML per edition", figures)
+        row("  ratio: cold parallel PDF / baseline", f"{pdf.seconds / base.seconds:7.2f}")
+
+    out = work / f"{name}-all"
+    cache = fresh_cache(work, f"{name}-cache-all")
+    first = build(content, out, cache, FORMATS, jobs)
+    row("cold build of all outputs", f"{first.seconds:7.1f} s, peak RSS {first.peak_rss_mib:5.0f} MiB")
+    noop = build(content, out, cache, FORMATS, jobs)
+    row("no-op rebuild of all outputs", f"{noop.seconds:7.2f} s")
+    edited = work / f"{name}-edited"
+    shutil.copytree(content, edited)
+    chapter = edit_one_answer(edited)
+    one = build(edited, out, cache, FORMATS, jobs)
+    row(f"rebuild after editing one answer ({chapter})", f"{one.seconds:7.1f} s; chapters laid out: {laid_out(one)}")
+    original = TEMPLATE.read_text(encoding="utf-8")
+    try:
+        TEMPLATE.write_text(original.replace(*TEMPLATE_EDIT), encoding="utf-8")
+        changed = build(edited, out, cache, FORMATS, jobs)
+    finally:
+        TEMPLATE.write_text(original, encoding="utf-8")
+    row(
+        f"rebuild after changing one template ({TEMPLATE.name}, cover)",
+        f"{changed.seconds:7.1f} s; chapters laid out: {laid_out(changed)}",
     )
-    for label, seconds in run.phases:
-        print(f"    {seconds:7.2f} s  {label.removeprefix('· ')}")
+
+    if shutil.which("pandoc"):
+        chapters = [str(p) for p in sorted(content.glob("*.md"))]
+        command = ["pandoc", "--from", "markdown", "--to", "epub3", "--mathml", "--resource-path", str(content)]
+        command += ["--metadata", "title=bench", "-o", str(work / f"{name}-pandoc.epub"), *chapters]
+        peer = run(command)
+        row("pandoc md→epub (peer baseline)", f"{peer.seconds:7.1f} s, peak RSS {peer.peak_rss_mib:5.0f} MiB")
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--copies", type=int, default=8, help="copies of every chapter [8]")
-    parser.add_argument("--content", type=Path, default=ROOT / "content", help="the handbook to replicate")
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache", help="the build cache [.cache]")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes [cores]")
+    parser.add_argument("--copies", type=int, default=8, help="copies of content/ without the corpus [8]")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="the WeThinkIn checkout [../shared/corpus/…]")
+    parser.add_argument("--only", choices=("corpus", "content"), help="one of the two handbooks")
+    parser.add_argument("--rebuilds-only", action="store_true", help="skip the cold builds per output and the baseline")
     args = parser.parse_args()
+    print(f"handbook benchmark: {os.cpu_count()} cores, --jobs {args.jobs}, {time.strftime('%Y-%m-%d %H:%M')}")
     with tempfile.TemporaryDirectory(prefix="handbook-bench-") as folder:
         work = Path(folder)
-        chapters, questions = synthesize(args.content, args.copies, work / "content")
-        print(f"synthetic handbook: {args.copies} copies of {args.content}: {chapters} chapters, {questions} questions")
-        bench_pdf(work / "content", args.cache.resolve(), work)
+        if args.only != "content":
+            big = work / "corpus"
+            if import_corpus(big, args.corpus):
+                bench("corpus (wethinkin-dev, imported)", big, work, args.jobs, rebuilds_only=args.rebuilds_only)
+            else:
+                synthesize(ROOT / "content", args.copies, big)
+                bench(f"content/ ×{args.copies}", big, work, args.jobs, rebuilds_only=args.rebuilds_only)
+        if args.only != "corpus":
+            bench("content/", ROOT / "content", work, args.jobs, rebuilds_only=args.rebuilds_only)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cache import Cache, CachedOutput, OutputCache, content_key, file_key, tool_key
+from .cache import key as cache_key
 from .diagnostics import Diagnostic, HandbookError, Report
 from .model import Handbook
 from .parser import load_handbook
@@ -20,7 +22,8 @@ class Options:
     """Settings for one build, shared by every output.
 
     :param out_dir: where outputs are written (``handbook.pdf``, ``html/``, …).
-    :param cache_dir: where derived fonts and rendered formulas are kept between builds; None disables it.
+    :param cache_dir: where derived fonts, rendered formulas, laid-out PDF parts and whole outputs are kept
+        between builds (pipeline/cache.py); None disables it.
     :param source_date_epoch: the timestamp written into outputs, for reproducible builds.
     :param fetch_remote: fetch remote images (otherwise they become placeholders with their URL).
     :param jobs: worker processes for outputs that parallelize.
@@ -136,6 +139,15 @@ def build(
     from .diagnostics import ContentError
     from .writers import RENDERERS
 
+    wanted = [name for name in RENDERERS if name in set(formats)]
+    context = Context(options=options, report=Report(), progress=progress, writer=Writer())
+    outputs = _OutputCache.open(content, options)
+    cached = {name: outputs.load(name) for name in wanted} if outputs else {}
+    if outputs is not None and wanted and all(cached.values()):
+        # Nothing changed since a build that wrote these outputs: copy them, don't even read the handbook.
+        progress("unchanged: outputs from the cache")
+        return _restore(cached, context, on_diagnostic, strict)
+
     try:
         handbook, warnings = read(content)
     except ContentError as exc:
@@ -147,19 +159,111 @@ def build(
     if strict and warnings:
         raise ContentError(warnings)
 
-    context = Context(options=options, report=Report(), progress=progress, writer=Writer())
     written: list[Path] = []
-    wanted = set(formats)
     shown = 0
-    for name, render in RENDERERS.items():
-        if name not in wanted:
-            continue
-        progress(f"building {name}")
-        written.extend(render(handbook, context))
-        found = context.report.items[shown:]
-        shown += len(found)
+    for name in wanted:
+        hit = cached.get(name)
+        if outputs is not None and hit is not None:
+            progress(f"{name}: unchanged, from the cache")
+            paths = outputs.restore(hit, context)
+            found: tuple[Diagnostic, ...] = hit.found
+        else:
+            progress(f"building {name}")
+            paths = list(RENDERERS[name](handbook, context))
+            found = context.report.items[shown:]
+            shown += len(found)
+            if outputs is not None and not any(d.is_error for d in found):
+                outputs.save(name, paths, warnings, found)
+        written.extend(paths)
         for diagnostic in found:
             on_diagnostic(diagnostic)
         if any(d.is_error for d in found) or (strict and found):
             raise ContentError(found)
     return written
+
+
+def _restore(
+    cached: dict[str, CachedOutput | None],
+    context: Context,
+    on_diagnostic: Callable[[Diagnostic], None],
+    strict: bool,
+) -> list[Path]:
+    """A build from cached outputs only: the same diagnostics, in the same order, and the same files."""
+    from .diagnostics import ContentError
+
+    hits = [hit for hit in cached.values() if hit is not None]
+    first = hits[0]
+    for warning in first.reading:
+        on_diagnostic(warning)
+    if strict and first.reading:
+        raise ContentError(first.reading)
+    written: list[Path] = []
+    for hit in hits:
+        written.extend(_OutputCache.restore_into(hit, context))
+        for diagnostic in hit.found:
+            on_diagnostic(diagnostic)
+        if strict and hit.found:
+            raise ContentError(hit.found)
+    return written
+
+
+class _OutputCache:
+    """The build's view of the output cache (pipeline/cache.py): one key per output format over the
+    tool, the content folder, the options that shape outputs, and files of the output folder that an
+    output reads back (the Anki state)."""
+
+    def __init__(self, store: OutputCache, base: str, out_dir: Path) -> None:
+        self.store = store
+        self.base = base
+        self.out_dir = out_dir
+        self._keys: dict[str, str] = {}
+
+    @classmethod
+    def open(cls, content: Path, options: Options) -> _OutputCache | None:
+        # Remote images are whatever the network answers: such builds are never cached whole.
+        if options.cache_dir is None or options.fetch_remote or not content.is_dir():
+            return None
+        base = cache_key(
+            tool_key(),
+            content_key(content, with_times=options.source_date_epoch is None),
+            repr((options.source_date_epoch, options.chapters, options.tags)),
+        )
+        return cls(OutputCache(Cache(options.cache_dir)), base, options.out_dir)
+
+    def key(self, name: str) -> str:
+        from .anki import STATE_FILE
+
+        read_back = [self.out_dir / STATE_FILE] if name == "anki" else []
+        return cache_key(self.base, name, file_key(read_back, self.out_dir))
+
+    def load(self, name: str) -> CachedOutput | None:
+        self._keys[name] = self.key(name)  # before the build: the Anki state is an input, then an output
+        return self.store.load(self._keys[name])
+
+    def save(
+        self, name: str, paths: Sequence[Path], reading: Sequence[Diagnostic], found: Sequence[Diagnostic]
+    ) -> None:
+        before = self._keys[name]
+        self.store.save(before, self.out_dir, paths, reading, found)
+        after = self.key(name)
+        if after != before:  # the output rewrote a file it reads back: a rebuild will ask with the new one
+            self.store.save(after, self.out_dir, paths, reading, found)
+
+    def restore(self, hit: CachedOutput, context: Context) -> list[Path]:
+        return self.restore_into(hit, context, self.store)
+
+    @staticmethod
+    def restore_into(hit: CachedOutput, context: Context, store: OutputCache | None = None) -> list[Path]:
+        blobs = store or OutputCache(Cache(context.options.cache_dir))
+        out = context.options.out_dir
+        written = [context.writer.write_bytes(out / path, blobs.blob(digest)) for path, digest in hit.files]
+        for folder, items in hit.folders:
+
+            def fill(staging: Path, items: tuple[tuple[str, str], ...] = items) -> None:
+                for path, digest in items:
+                    target = staging / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(blobs.blob(digest))
+
+            written.append(context.writer.replace_dir(out / folder, fill))
+        return written

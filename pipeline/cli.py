@@ -59,7 +59,8 @@ def main() -> None:
               show_default=True, help="Where the outputs are written.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path(".cache"), show_default=True, help="Cache folder for fonts and formulas.")
+              default=Path(".cache"), show_default=True,
+              help="Cache folder: derived fonts, formulas, PDF layouts and outputs.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("--fetch-remote", is_flag=True, help="Fetch remote images (default: link to them).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: cores].")
@@ -168,7 +169,8 @@ def import_wethinkin_command(src: Path, out: Path, quiet: bool) -> None:
               show_default=True, help="Where the outputs and handbook-<version>.zip are written.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path(".cache"), show_default=True, help="Cache folder for fonts and formulas.")
+              default=Path(".cache"), show_default=True,
+              help="Cache folder: derived fonts, formulas, PDF layouts and outputs.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet: bool) -> None:
     """Build every format and zip them with a README into handbook-<version>.zip."""

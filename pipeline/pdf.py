@@ -2,32 +2,46 @@
 
 As in Pandoc's ``makePDF``, the PDF is the HTML rendering plus an engine. The frames in
 ``templates/pdf/`` render chapters and questions through the shared partials; ``pdf.css`` turns them into
-a book (cover, contents with ``target-counter`` page numbers, running headers, bookmarks, tag index).
-WeasyPrint's vocabulary stays in this module.
+a book (cover, contents, running headers, bookmarks, tag index). WeasyPrint's vocabulary stays in this
+module (and pypdf's, which assembles the parts).
 
 One build writes two files from the same source:
 
 - ``handbook.pdf``, the full book;
 - ``handbook-practice.pdf``, questions only with ruled space for answers; each question names the
-  page of its answer in the full book, read from the first layout.
+  page of its answer in the full book.
+
+Each edition is laid out in parts (every chapter, the front matter, the tag index) by worker processes
+and through the cache, then assembled; docs/performance.md explains how and what it gains.
+``book.html.j2`` and ``practice.html.j2`` are the same editions as one document each: the benchmark's
+baseline (bench/baseline.py) lays them out, with ``_stylesheet_text`` and ``_question_pages``.
 """
 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
+import functools
 import hashlib
+import io
 import logging
 import mimetypes
+import multiprocessing
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, ByteStringObject, Fit, FloatObject, NameObject, NumberObject, TextStringObject
+
 from .build import Context, Options
+from .cache import Cache, file_key, key
 from .config import CONFIG_NAME
 from .fonts import FontSet, ensure_fonts
 from .formulas import math_hook
@@ -37,6 +51,7 @@ from .model import (
     Chapter,
     Handbook,
     Image,
+    Link,
     Question,
     RemoteImage,
     Source,
@@ -44,7 +59,7 @@ from .model import (
     walk_inlines,
 )
 from .remote import FetchError, RemoteCache
-from .render import TEMPLATES, Hooks, environment, pygments_css, question_anchor
+from .render import TEMPLATES, Hooks, chapter_anchor, environment, pygments_css, question_anchor
 
 OUTPUT_NAME = "handbook.pdf"
 PRACTICE_NAME = "handbook-practice.pdf"
@@ -71,10 +86,15 @@ class TagEntry:
 
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
-    """Write ``handbook.pdf`` and ``handbook-practice.pdf``; nothing when the build found errors."""
-    import weasyprint
-    from weasyprint.text.fonts import FontConfiguration
+    """Write ``handbook.pdf`` and ``handbook-practice.pdf``; nothing when the build found errors.
 
+    WeasyPrint lays out on one core, so each edition is cut into parts laid out on their own, in
+    ``ctx.options.jobs`` worker processes and through the cache: every chapter, then the front matter
+    (cover, contents) and the tag index once every chapter's page count is known. A chapter's layout
+    does not depend on where it starts: it opens on a right-hand page and left and right pages differ
+    only in their running heads, which are stamped on with the page numbers when pypdf assembles the
+    parts; the assembly also writes the outline and points every link at its final page.
+    """
     if not _page_settings_valid(handbook, ctx):
         return []
     errors_before = len(ctx.report.errors)
@@ -85,37 +105,56 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         hooks = Hooks(
             math=math_hook(handbook, ctx, "svg"),
             image_src=lambda target: images[target],
-            question_href=lambda qid: f"#{question_anchor(qid)}",
+            # Every cross-reference reads its page number from the part's page-refs (see _Edition).
+            question_href=lambda qid: f"#{REF_PREFIX}{question_anchor(qid)}",
         )
         env = environment(hooks, {"answer_lines": answer_lines})
         frame = _frame_values(handbook, ctx.options)
         base_url = handbook.root.resolve().as_uri() + "/"
-        font_config = FontConfiguration()
-        stylesheet = weasyprint.CSS(string=_stylesheet_text(fonts), base_url=base_url, font_config=font_config)
-        # Only local files: remote images were fetched (or not) above, and nothing else may go online.
-        fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"file", "data"})
+        font_css = fonts.css()
+        engine = _Engine(
+            jobs=ctx.options.jobs,
+            cache=Cache(ctx.options.cache_dir),
+            base_key=_layout_key(fonts),
+            base_url=base_url,
+            asset_root=str(handbook.root.resolve()),
+            part_css="\n".join([font_css, pygments_css(CODE_STYLE, "pre.code"), _read(STYLESHEET), _HIDE_MARGINS]),
+            stamp_css="\n".join([font_css, _read(STAMP_STYLESHEET)]),
+        )
+        stack.callback(engine.close)
+        with _weasyprint_diagnostics(handbook, ctx) as collector:
+            book = _Edition(
+                name="book",
+                title="",
+                handbook=handbook,
+                env=env,
+                frame=frame,
+                engine=engine,
+                ctx=ctx,
+                records=collector.records,
+            )
+            practice = _Edition(
+                name="practice",
+                title="练习版",
+                handbook=handbook,
+                env=env,
+                frame=frame,
+                engine=engine,
+                ctx=ctx,
+                records=collector.records,
+            )
 
-        def layout(template: str, edition: str, **values: Any) -> Any:
-            html = env.get_template(template).render(**frame, **values)
-            ctx.progress(f"pdf: laying out the {edition}")
-            document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher)
-            return document.render(stylesheets=[stylesheet], font_config=font_config)
+            def start_practice(numbers: dict[str, int]) -> None:
+                practice.start_chapters({"answer_pages": _answer_pages(handbook, numbers)})
 
-        def write(document: Any, edition: str) -> bytes:
-            # A stable first /ID half per edition: the same document across rebuilds, as the PDF spec asks.
-            identifier = hashlib.sha256(f"{handbook.meta.id}/{edition}".encode()).hexdigest()[:32]
-            return bytes(document.write_pdf(pdf_identifier=identifier.encode("ascii")))
-
-        with _weasyprint_diagnostics(handbook, ctx):
-            ctx.progress("pdf: rendering the book's HTML")
-            book = layout("pdf/book.html.j2", "book")
-            answer_pages = _question_pages(handbook, book)
-            ctx.progress(f"pdf: writing the book ({len(book.pages)} pages)")
-            book_pdf = write(book, "book")
-            ctx.progress("pdf: rendering the practice edition's HTML")
-            practice = layout("pdf/practice.html.j2", "practice edition", answer_pages=answer_pages)
-            ctx.progress(f"pdf: writing the practice edition ({len(practice.pages)} pages)")
-            practice_pdf = write(practice, "practice")
+            book_pdf, answer_pages, front_pages = book.build(
+                with_index=bool(frame["tag_index"]), right_hand=True, extra={}, on_numbers=start_practice
+            )
+            # The practice edition's contents list the same chapters and questions: the same length, or
+            # else one more front matter layout finds out.
+            practice_pdf, _, _ = practice.build(
+                with_index=False, right_hand=False, extra={"answer_pages": answer_pages}, front_pages=front_pages
+            )
 
     if len(ctx.report.errors) > errors_before:
         return []  # a PDF with missing glyphs is not a result; the previous files stay
@@ -124,6 +163,413 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         ctx.writer.write_bytes(out / OUTPUT_NAME, book_pdf),
         ctx.writer.write_bytes(out / PRACTICE_NAME, practice_pdf),
     ]
+
+
+# --- parts: laid out on their own, in worker processes, through the cache -----------------------
+
+REF_PREFIX = "ref-"
+ASSET_SCHEME = "handbook-asset"
+INDEX_TITLE = "标签索引"
+PART_TEMPLATE = "pdf/part.html.j2"
+STAMP_TEMPLATE = "pdf/stamps.html.j2"
+STAMP_STYLESHEET = TEMPLATES / "pdf" / "stamps.css"
+# A part draws no margin boxes: the stamps bring them, with page numbers only the assembly knows.
+_HIDE_MARGINS = "@page { @top-left { content: none; } @top-right { content: none; } @bottom-center { content: none; } }"
+_PX_TO_PT = 0.75  # 72 PDF points per inch / 96 CSS pixels per inch
+# Rounds of laying out chapters again when the page numbers their cross-references print moved.
+_MAX_ROUNDS = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Job:
+    """One document to lay out: its HTML, its stylesheet and the first half of its PDF /ID."""
+
+    html: str
+    css: str
+    base_url: str
+    identifier: str
+    inputs: str = ""  # a key over the files the HTML links to (images), which the HTML only names
+    asset_root: str = ""  # where handbook-asset: URLs point; not part of any cache key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Part:
+    """A laid-out part: its PDF, and what the assembly needs to know about its pages."""
+
+    pdf: bytes
+    pages: int
+    anchors: dict[str, tuple[int, float, float]]  # id → (page index, x, y in PDF points)
+    bookmarks: tuple[tuple[int, str, int, float, float], ...]  # (level, label, page index, x, y)
+    records: tuple[tuple[str, tuple[str, ...]], ...]  # WeasyPrint's warnings: (message, arguments)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Stamp:
+    """What is drawn in one page's margins."""
+
+    folio: str = ""
+    left: str = ""
+    right: str = ""
+
+
+# Per worker process: the parsed stylesheets with their font configuration, reused across parts.
+_STYLES: dict[str, tuple[Any, Any]] = {}
+
+
+def _lay_out(job: _Job) -> _Part:
+    """Lay out one part with WeasyPrint (in a worker process, or in the build's own with one job)."""
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
+
+    if job.css not in _STYLES:
+        if len(_STYLES) >= 4:  # one build uses two stylesheets; a long-lived process sees more
+            _STYLES.clear()
+        font_config = FontConfiguration()
+        _STYLES[job.css] = (font_config, weasyprint.CSS(string=job.css, base_url=job.base_url, font_config=font_config))
+    font_config, stylesheet = _STYLES[job.css]
+    fetcher = _fetcher(job.asset_root)
+    logger = logging.getLogger("weasyprint")
+    collector = _Collector()
+    level = logger.level
+    logger.addHandler(collector)
+    if not logger.isEnabledFor(logging.WARNING):
+        logger.setLevel(logging.WARNING)
+    try:
+        document = weasyprint.HTML(string=job.html, base_url=job.base_url, url_fetcher=fetcher).render(
+            stylesheets=[stylesheet], font_config=font_config
+        )
+        pdf = bytes(document.write_pdf(pdf_identifier=job.identifier.encode("ascii")))
+    finally:
+        logger.removeHandler(collector)
+        logger.setLevel(level)
+    anchors: dict[str, tuple[int, float, float]] = {}
+    for index, page in enumerate(document.pages):
+        for name, (x, y, *_) in page.anchors.items():
+            anchors.setdefault(name, (index, x * _PX_TO_PT, (page.height - y) * _PX_TO_PT))
+    bookmarks: list[tuple[int, str, int, float, float]] = []
+
+    def flatten(tree: Any, level: int) -> None:
+        for label, (page_index, x, y), children, _state in tree:
+            bookmarks.append((level, str(label), int(page_index), float(x), float(y)))
+            flatten(children, level + 1)
+
+    flatten(document.make_bookmark_tree(scale=_PX_TO_PT, transform_pages=True), 1)
+    records = tuple(
+        (str(r.msg), tuple(str(a) for a in r.args) if isinstance(r.args, tuple) else ()) for r in collector.records
+    )
+    return _Part(pdf=pdf, pages=len(document.pages), anchors=anchors, bookmarks=tuple(bookmarks), records=records)
+
+
+class _Engine:
+    """Lays out parts: from the cache when their inputs are unchanged, else in worker processes."""
+
+    def __init__(
+        self, *, jobs: int, cache: Cache, base_key: str, base_url: str, asset_root: str, part_css: str, stamp_css: str
+    ) -> None:
+        self.jobs = jobs
+        self.cache = cache
+        self.base_key = base_key
+        self.base_url = base_url
+        self.asset_root = asset_root
+        self.part_css = part_css
+        self.stamp_css = stamp_css
+        self._laid_out: set[str] = set()  # entries laid out (not taken from the cache) in this build
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._started: dict[str, concurrent.futures.Future[_Part]] = {}
+
+    def job(self, html: str, identifier: str, *, stamps: bool = False, inputs: str = "") -> _Job:
+        css = self.stamp_css if stamps else self.part_css
+        return _Job(
+            html=html, css=css, base_url=self.base_url, identifier=identifier, inputs=inputs, asset_root=self.asset_root
+        )
+
+    def run(self, jobs: Sequence[_Job]) -> list[_Part]:
+        """Lay out ``jobs`` (or take them from the cache) and wait for all of them."""
+        return [future.result() for future in self.submit(jobs)]
+
+    def submit(self, jobs: Sequence[_Job]) -> list[concurrent.futures.Future[_Part]]:
+        """Start laying out ``jobs``; a job already started in this build is not started again."""
+        futures: list[concurrent.futures.Future[_Part] | None] = []
+        missing: list[tuple[int, str]] = []
+        for job in jobs:
+            entry = self._entry(job)
+            future = self._started.get(entry)
+            if future is None:
+                part = self._cached(entry)
+                if part is not None:
+                    future = self._started[entry] = concurrent.futures.Future()
+                    future.set_result(part)
+                else:
+                    missing.append((len(futures), entry))
+            futures.append(future)
+        # The longest parts first, so that no worker is left alone with a long one at the end.
+        for index, entry in sorted(missing, key=lambda item: -len(jobs[item[0]].html)):
+            future = self._start(jobs[index])
+            future.add_done_callback(functools.partial(self._store, entry))
+            futures[index] = self._started[entry] = future
+        return [future for future in futures if future is not None]
+
+    def forget_finished(self) -> None:
+        """Let go of finished parts (their PDF bytes): only started ones are still asked for."""
+        self._started = {entry: future for entry, future in self._started.items() if not future.done()}
+
+    def was_laid_out(self, job: _Job) -> bool:
+        """Whether this build laid ``job`` out (rather than taking it from the cache)."""
+        return self._entry(job) in self._laid_out
+
+    def _entry(self, job: _Job) -> str:
+        return key(self.base_key, job.css, job.html, job.identifier, job.inputs)
+
+    def _start(self, job: _Job) -> concurrent.futures.Future[_Part]:
+        self._laid_out.add(self._entry(job))
+        if self.jobs == 1:
+            future: concurrent.futures.Future[_Part] = concurrent.futures.Future()
+            future.set_result(_lay_out(job))
+            return future
+        if self._pool is None:
+            # spawn: fresh workers, not copies of this process and everything it holds (peak memory).
+            context = multiprocessing.get_context("spawn")
+            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+        return self._pool.submit(_lay_out, job)
+
+    def close(self) -> None:
+        # Parts laid out in this process (one job) left their font configuration here; WeasyPrint's
+        # cleanup of it fails noisily if it waits for the interpreter's shutdown.
+        _STYLES.clear()
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _cached(self, entry: str) -> _Part | None:
+        record = self.cache.get_record("pdf-parts", entry)
+        if record is None:
+            return None
+        header, pdf = record
+        try:
+            return _Part(
+                pdf=pdf,
+                pages=int(header["pages"]),
+                anchors={str(k): (int(v[0]), float(v[1]), float(v[2])) for k, v in header["anchors"].items()},
+                bookmarks=tuple(
+                    (int(b[0]), str(b[1]), int(b[2]), float(b[3]), float(b[4])) for b in header["bookmarks"]
+                ),
+                records=tuple((str(m), tuple(str(a) for a in args)) for m, args in header["records"]),
+            )
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            return None  # an entry of another shape: lay the part out again
+
+    def _store(self, entry: str, done: concurrent.futures.Future[_Part]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
+        part = done.result()
+        header = {
+            "pages": part.pages,
+            "anchors": {k: list(v) for k, v in part.anchors.items()},
+            "bookmarks": [list(b) for b in part.bookmarks],
+            "records": [[m, list(args)] for m, args in part.records],
+        }
+        self.cache.put_record("pdf-parts", entry, header, part.pdf)
+
+
+# --- an edition: parts, page numbers, assembly ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Plan:
+    """Where each part starts in the edition (0-based page indexes) and the blank pages between."""
+
+    front: int
+    chapters: tuple[int, ...]
+    back: int
+    blanks: tuple[int, ...]
+    total: int
+
+
+def _plan(front_pages: int, chapter_pages: Sequence[int], back_pages: int, *, right_hand: bool) -> _Plan:
+    """Chapters (and the tag index) of the book open on right-hand, odd-numbered pages: a blank page
+    goes before one that would start on an even number."""
+    count = front_pages
+    starts: list[int] = []
+    blanks: list[int] = []
+    for pages in [*chapter_pages, back_pages]:
+        if right_hand and count % 2 == 1 and pages:
+            blanks.append(count)
+            count += 1
+        starts.append(count)
+        count += pages
+    return _Plan(front=0, chapters=tuple(starts[:-1]), back=starts[-1], blanks=tuple(blanks), total=count)
+
+
+class _Edition:
+    """One PDF edition assembled from its parts."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        title: str,
+        handbook: Handbook,
+        env: Any,
+        frame: dict[str, Any],
+        engine: _Engine,
+        ctx: Context,
+        records: list[logging.LogRecord],
+    ) -> None:
+        self.name = name
+        self.title = title
+        self.handbook = handbook
+        self.env = env
+        self.frame = frame
+        self.engine = engine
+        self.ctx = ctx
+        self.records = records
+
+    def build(
+        self,
+        *,
+        with_index: bool,
+        right_hand: bool,
+        extra: dict[str, Any],
+        front_pages: int | None = None,
+        on_numbers: Callable[[dict[str, int]], None] = lambda numbers: None,
+    ) -> tuple[bytes, dict[str, int], int]:
+        """The edition's PDF bytes, the page number of every question, the front matter's page count.
+
+        ``front_pages`` is a guess of the front matter's length (checked, and corrected if wrong); without
+        it, the front matter is first laid out with unknown page numbers beside the chapters to learn it.
+        ``on_numbers`` hears the page numbers as soon as they are known, once the front matter, the tag
+        index and the stamps are started: the practice edition's chapters, which print them, follow.
+        """
+        handbook = self.handbook
+        engine = self.engine
+        refs_of = [_chapter_refs(c) for c in handbook.chapters]
+        numbers: dict[str, int] = {}  # anchor → page number; 0 (unknown) before the first layout
+        self.ctx.progress(f"pdf: laying out the {self.name}'s chapters")
+        placeholder = self._front(numbers, extra, with_index=with_index) if front_pages is None else None
+        for round_number in range(_MAX_ROUNDS):
+            jobs = [
+                self._chapter_job(c, refs, numbers, extra) for c, refs in zip(handbook.chapters, refs_of, strict=True)
+            ]
+            chapter_parts = engine.run(jobs)
+            counts = [part.pages for part in chapter_parts]
+            fresh = sum(engine.was_laid_out(job) for job in jobs)
+            self.ctx.progress(f"pdf: {self.name}: {fresh} of {len(jobs)} chapters laid out, the rest from the cache")
+            if placeholder is not None:
+                front_pages = placeholder.result().pages
+                placeholder = None
+            assert front_pages is not None
+            for _ in range(_MAX_ROUNDS):
+                plan = _plan(front_pages, counts, 1 if with_index else 0, right_hand=right_hand)
+                found = {name: where[0] + 1 for name, where in _anchors(plan, chapter_parts).items()}
+                if with_index:
+                    found["tag-index"] = plan.back + 1
+                self.ctx.progress(f"pdf: laying out the {self.name}'s front matter, index and page stamps")
+                front = self._front(found, extra, with_index=with_index)
+                back = engine.submit([self._back_job(found, extra)])[0] if with_index else None
+                stamps = engine.submit(self._stamp_jobs(plan, chapter_parts)[:-1])
+                on_numbers(found)
+                stable = front.result().pages == front_pages
+                front_pages = front.result().pages
+                if stable:
+                    break
+            stale = any(found.get(a, 0) != numbers.get(a, 0) for refs in refs_of for a in refs)
+            numbers = found
+            if not stale or round_number == _MAX_ROUNDS - 1:
+                break
+            # A cross-reference printed a page number that moved: lay those chapters out again.
+            self.ctx.progress(f"pdf: laying out the {self.name}'s chapters again (page numbers of references moved)")
+        assert front_pages is not None
+        back_part = back.result() if back is not None else None
+        plan = _plan(front_pages, counts, back_part.pages if back_part else 0, right_hand=right_hand)
+        stamp_parts = [future.result() for future in stamps]
+        if back_part is not None:
+            stamp_parts += engine.run(self._stamp_jobs(plan, chapter_parts, back_part)[-1:])
+        front_part = front.result()
+        for part in [front_part, *chapter_parts, *([back_part] if back_part else [])]:
+            self.records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
+        self.ctx.progress(f"pdf: assembling the {self.name} ({plan.total} pages)")
+        pdf = _assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier())
+        engine.forget_finished()
+        return pdf, _answer_pages(handbook, numbers), front_pages
+
+    def start_chapters(self, extra: dict[str, Any]) -> None:
+        """Start laying out the chapters as the first round of ``build`` will ask for them."""
+        jobs = [self._chapter_job(c, _chapter_refs(c), {}, extra) for c in self.handbook.chapters]
+        self.engine.submit(jobs)
+
+    def _values(self, extra: dict[str, Any], **values: Any) -> dict[str, Any]:
+        return {
+            **self.frame,
+            **extra,
+            "edition": self.name,
+            "edition_title": self.title,
+            "index_title": INDEX_TITLE,
+            **values,
+        }
+
+    def _chapter_job(
+        self, chapter: Chapter, refs: tuple[str, ...], numbers: dict[str, int], extra: dict[str, Any]
+    ) -> _Job:
+        pairs = [(REF_PREFIX + a, numbers.get(a, 0)) for a in refs]
+        html = self.env.get_template(PART_TEMPLATE).render(
+            **self._values(extra, part="chapter", chapter=chapter, refs=pairs, with_index=False)
+        )
+        return self.engine.job(html, self._identifier(chapter.id), inputs=_assets_key(self.handbook, chapter))
+
+    def _front(
+        self, numbers: dict[str, int], extra: dict[str, Any], *, with_index: bool
+    ) -> concurrent.futures.Future[_Part]:
+        """Start laying out the cover and contents, which point at every chapter, question and the index."""
+        wanted = [chapter_anchor(c.id) for c in self.handbook.chapters]
+        wanted += [question_anchor(q.id) for q in self.handbook.questions]
+        wanted += ["tag-index"] if with_index else []
+        html = self.env.get_template(PART_TEMPLATE).render(
+            **self._values(
+                extra, part="front", chapter=None, refs=[(a, numbers.get(a, 0)) for a in wanted], with_index=with_index
+            )
+        )
+        return self.engine.submit([self.engine.job(html, self._identifier("front"))])[0]
+
+    def _back_job(self, numbers: dict[str, int], extra: dict[str, Any]) -> _Job:
+        refs = [(a, numbers.get(a, 0)) for a in (question_anchor(q.id) for q in self.handbook.questions)]
+        html = self.env.get_template(PART_TEMPLATE).render(
+            **self._values(extra, part="back", chapter=None, refs=refs, with_index=True)
+        )
+        return self.engine.job(html, self._identifier("back"))
+
+    def _stamp_jobs(self, plan: _Plan, chapter_parts: Sequence[_Part], back: _Part | None = None) -> list[_Job]:
+        """Running heads and page numbers, one job per part: the front matter, each chapter, the index
+        (a placeholder page while its length is unknown)."""
+        book_title = self.handbook.meta.title
+        front_pages = plan.chapters[0] if plan.chapters else plan.back
+        front_pages -= sum(1 for blank in plan.blanks if blank < front_pages)
+        runs: list[list[_Stamp]] = [[_Stamp()] + [_Stamp(folio=str(n + 1)) for n in range(1, front_pages)]]
+        heads = [
+            (plan.chapters[i], part.pages, c.title)
+            for i, (c, part) in enumerate(zip(self.handbook.chapters, chapter_parts, strict=True))
+        ]
+        heads.append((plan.back, back.pages if back else 1, INDEX_TITLE))
+        for start, pages, title in heads:
+            run: list[_Stamp] = []
+            for k in range(pages):
+                number = start + k + 1
+                if k == 0 and title != INDEX_TITLE:
+                    run.append(_Stamp(folio=str(number)))  # a chapter's opening page has its own big title
+                elif number % 2 == 0:
+                    run.append(_Stamp(folio=str(number), left=book_title))
+                else:
+                    run.append(_Stamp(folio=str(number), right=title))
+            runs.append(run)
+        template = self.env.get_template(STAMP_TEMPLATE)
+        return [
+            self.engine.job(template.render(**self.frame, stamps=run), self._identifier("stamps"), stamps=True)
+            for run in runs
+        ]
+
+    def _identifier(self, part: str = "") -> str:
+        # A stable first /ID half per edition: the same document across rebuilds, as the PDF spec asks.
+        name = f"{self.handbook.meta.id}/{self.name}" + (f"/{part}" if part else "")
+        return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 def answer_lines(question: Question) -> int:
@@ -221,7 +667,7 @@ def _image_sources(
     for where, image in _located_images(handbook):
         target = image.target
         if isinstance(target, Asset):
-            sources[target] = _image_url(handbook.root / target.path)
+            sources[target] = _asset_url(target)
             continue
         if target not in sources:
             if not ctx.options.fetch_remote:
@@ -243,6 +689,29 @@ def _image_sources(
     return sources
 
 
+def _asset_url(asset: Asset) -> str:
+    """A location-free ``handbook-asset:`` URL, which the worker's fetcher reads from the content folder
+    (``_fetcher``). WeasyPrint names raster images in the PDF after their URL, and a chapter's cached
+    layout is keyed by its HTML: neither may depend on where the content folder is."""
+    return f"{ASSET_SCHEME}:{urllib.parse.quote(asset.path.as_posix())}"
+
+
+def _fetcher(asset_root: str) -> Any:
+    """WeasyPrint's fetcher for local files and data: URLs only (remote images were fetched, or not,
+    before: nothing else may go online), which also reads ``handbook-asset:`` URLs from ``asset_root``."""
+    import weasyprint
+
+    class Fetcher(weasyprint.urls.URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith(f"{ASSET_SCHEME}:"):
+                path = Path(asset_root) / urllib.parse.unquote(url.removeprefix(f"{ASSET_SCHEME}:"))
+                kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return weasyprint.urls.URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": kind})
+            return super().fetch(url, headers)
+
+    return Fetcher(allowed_protocols={"file", "data"})
+
+
 def _image_url(path: Path) -> str:
     """A file URL for SVG; the bytes themselves (a data: URL) for raster images, because WeasyPrint
     names a raster image in the PDF after its URL: a path would make the PDF depend on where the
@@ -259,19 +728,22 @@ def _image_url(path: Path) -> str:
 
 def _located_images(handbook: Handbook) -> Iterator[tuple[Source, Image]]:
     """Every image with the place that holds it (images carry no line: the question's heading)."""
+    for chapter in handbook.chapters:
+        yield from _chapter_images(chapter)
 
+
+def _chapter_images(chapter: Chapter) -> Iterator[tuple[Source, Image]]:
     def images(body: Body) -> list[Image]:
         return [n for n in body_inlines(body) if isinstance(n, Image)]
 
-    for chapter in handbook.chapters:
-        for image in images(chapter.intro):
-            yield chapter.source, image
-        for question in chapter.questions:
-            for node in walk_inlines(question.title):
-                if isinstance(node, Image):
-                    yield question.source, node
-            for image in images(question.answer):
-                yield question.source, image
+    for image in images(chapter.intro):
+        yield chapter.source, image
+    for question in chapter.questions:
+        for node in walk_inlines(question.title):
+            if isinstance(node, Image):
+                yield question.source, node
+        for image in images(question.answer):
+            yield question.source, image
 
 
 # --- WeasyPrint's log as diagnostics -----------------------------------------------------------
@@ -287,9 +759,10 @@ class _Collector(logging.Handler):
 
 
 @contextlib.contextmanager
-def _weasyprint_diagnostics(handbook: Handbook, ctx: Context) -> Iterator[None]:
+def _weasyprint_diagnostics(handbook: Handbook, ctx: Context) -> Iterator[_Collector]:
     """Turn what WeasyPrint logs into diagnostics: a character without a glyph is an error (a box
-    in print), anything else WeasyPrint warns about is a warning."""
+    in print), anything else WeasyPrint warns about is a warning. Worker processes' records are added
+    to the collector this yields."""
     logger = logging.getLogger("weasyprint")
     collector = _Collector()
     level = logger.level
@@ -297,7 +770,7 @@ def _weasyprint_diagnostics(handbook: Handbook, ctx: Context) -> Iterator[None]:
     if not logger.isEnabledFor(logging.WARNING):  # the application configured logging more quietly
         logger.setLevel(logging.WARNING)
     try:
-        yield
+        yield collector
     finally:
         logger.removeHandler(collector)
         logger.setLevel(level)
@@ -332,3 +805,134 @@ def _first_use(handbook: Handbook, char: str) -> tuple[PurePosixPath | str, int 
             if char in line:
                 return rel, number
     return "templates/pdf", None  # not in the content: text the PDF frames add
+
+
+def _layout_key(fonts: FontSet) -> str:
+    """What a part's layout depends on besides its HTML and CSS (which name every template's output):
+    the layout engine's versions, this module, the fonts' bytes. Not the whole pipeline: a template
+    that changes only the front matter re-lays out only the front matter."""
+    from importlib import metadata
+
+    versions = [f"{name}=={metadata.version(name)}" for name in ("weasyprint", "pydyf", "pypdf")]
+    return key(*versions, Path(__file__).read_bytes(), fonts.fingerprint())
+
+
+def _answer_pages(handbook: Handbook, numbers: dict[str, int]) -> dict[str, int]:
+    return {q.id: numbers.get(question_anchor(q.id), 0) for q in handbook.questions}
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _chapter_refs(chapter: Chapter) -> tuple[str, ...]:
+    """The anchors of the questions ``chapter`` cross-references, in order, each once."""
+    found: dict[str, None] = {}
+    nodes = [*body_inlines(chapter.intro)]
+    for question in chapter.questions:
+        nodes += walk_inlines(question.title) + body_inlines(question.answer)
+    for node in nodes:
+        if isinstance(node, Link) and node.question_id is not None:
+            found[question_anchor(node.question_id)] = None
+    return tuple(found)
+
+
+def _assets_key(handbook: Handbook, chapter: Chapter) -> str:
+    """A key over the bytes of the local images ``chapter`` shows (its HTML names them only)."""
+    paths = {handbook.root / i.target.path for _, i in _chapter_images(chapter) if isinstance(i.target, Asset)}
+    return file_key(paths, handbook.root)
+
+
+def _anchors(plan: _Plan, chapter_parts: Sequence[_Part]) -> dict[str, tuple[int, float, float]]:
+    """Every anchor of the chapters at its page in the edition (the page-refs' stand-ins left out)."""
+    found: dict[str, tuple[int, float, float]] = {}
+    for start, part in zip(plan.chapters, chapter_parts, strict=True):
+        for name, (index, x, y) in part.anchors.items():
+            if not name.startswith(REF_PREFIX):
+                found.setdefault(name, (start + index, x, y))
+    return found
+
+
+class _Writer(PdfWriter):
+    """pypdf's writer with a fixed /ID: pypdf draws random ones, and the output must be reproducible."""
+
+    def __init__(self, identifier: str) -> None:
+        super().__init__()
+        self._identifier = ByteStringObject(identifier.encode("ascii"))
+
+    def generate_file_identifiers(self) -> None:
+        self._ID = ArrayObject([self._identifier, self._identifier])
+
+
+def _assemble(
+    plan: _Plan,
+    front: _Part,
+    chapter_parts: Sequence[_Part],
+    back: _Part | None,
+    stamps: Sequence[_Part],
+    identifier: str,
+) -> bytes:
+    """One PDF from the parts: pages in order with their stamps, blank pages where chapters must open on
+    the right, the outline, links pointing at pages, the front matter's metadata."""
+    writer = _Writer(identifier)
+    placed = [(plan.front, front), *zip(plan.chapters, chapter_parts, strict=True)]
+    if back is not None:
+        placed.append((plan.back, back))
+    front_reader = PdfReader(io.BytesIO(front.pdf))
+    size = front_reader.pages[0].mediabox
+    blanks = set(plan.blanks)
+    sources: list[tuple[int, Any]] = []
+    for (start, part), stamp in zip(placed, stamps, strict=True):
+        reader = front_reader if part is front else PdfReader(io.BytesIO(part.pdf))
+        stamp_reader = PdfReader(io.BytesIO(stamp.pdf))
+        while len(writer.pages) in blanks:
+            writer.add_blank_page(width=size.width, height=size.height)
+        assert len(writer.pages) == start
+        for index, page in enumerate(reader.pages):
+            added = writer.add_page(page)
+            sources.append((start + index, stamp_reader.pages[index]))
+            del added
+    for index, stamp_page in sources:
+        writer.pages[index].merge_page(stamp_page)
+
+    anchors = _anchors(plan, chapter_parts)
+    if back is not None:
+        for name, (index, x, y) in back.anchors.items():
+            anchors.setdefault(name, (plan.back + index, x, y))
+
+    def destination(index: int, x: float, y: float) -> ArrayObject:
+        return ArrayObject(
+            [
+                writer.pages[index].indirect_reference,
+                NameObject("/XYZ"),
+                FloatObject(x),
+                FloatObject(y),
+                NumberObject(0),
+            ]
+        )
+
+    for page in writer.pages:
+        for annotation in page.get("/Annots", ()):
+            annotation = annotation.get_object()
+            name = annotation.get("/Dest")
+            if isinstance(name, (TextStringObject, ByteStringObject)):
+                target = anchors.get(str(name).removeprefix(REF_PREFIX))
+                if target is not None:
+                    annotation[NameObject("/Dest")] = destination(*target)
+
+    chapter_item = None
+    for start, part in zip(plan.chapters, chapter_parts, strict=True):
+        for level, label, index, x, y in part.bookmarks:
+            fit = Fit.xyz(left=x, top=y, zoom=0)
+            if level == 1:
+                chapter_item = writer.add_outline_item(title=label, page_number=start + index, fit=fit)
+            else:
+                writer.add_outline_item(title=label, page_number=start + index, parent=chapter_item, fit=fit)
+
+    if front_reader.metadata is not None:
+        writer.add_metadata({k: v for k, v in front_reader.metadata.items()})
+    if "/Lang" in front_reader.root_object:
+        writer.root_object[NameObject("/Lang")] = TextStringObject(str(front_reader.root_object["/Lang"]))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -1,0 +1,244 @@
+"""A content-addressed build cache: results stored under a key that hashes everything they depend on.
+
+Nothing is ever invalidated by hand. A key mixes the tool (the pipeline's own source, its templates, the
+versions of the libraries and of MathJax) with the inputs of one result (source bytes, settings,
+rendered HTML); change any of them and the key changes, so the old entry is simply never asked for again.
+
+Every entry carries the sha256 of its payload. An entry whose bytes do not match (a torn write, a disk
+error, someone's editor) is deleted and reported as a miss: the caller rebuilds it, never trusts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache as memoize
+from importlib import metadata
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .diagnostics import Diagnostic, Severity
+
+_DIGEST = 32  # sha256
+_ROOT = Path(__file__).resolve().parent.parent
+# Libraries whose version can change an output's bytes.
+_LIBRARIES = (
+    "weasyprint", "pydyf", "pypdf", "fonttools", "genanki", "Jinja2", "markdown-it-py", "mdit-py-plugins",
+    "mdit-py-cjk-friendly", "Pygments", "PyYAML", "justmytype-intl-cjk", "fontpkg-source-code-pro",
+)  # fmt: skip
+
+
+def key(*parts: str | bytes) -> str:
+    """A hex sha256 over ``parts``, each length-prefixed so that ("ab", "c") and ("a", "bc") differ."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def file_key(paths: Iterable[Path], root: Path) -> str:
+    """A key over files' paths (relative to ``root``) and bytes; a missing file counts as absent."""
+    parts: list[str | bytes] = []
+    for path in sorted(paths):
+        parts.append(path.relative_to(root).as_posix())
+        try:
+            parts.append(path.read_bytes())
+        except OSError:
+            parts.append(b"\0missing")
+    return key(*parts)
+
+
+@memoize
+def tool_key() -> str:
+    """What every cached result depends on besides its own inputs: the pipeline's source and templates,
+    MathJax's lock file, the Python and library versions. Computed once per process."""
+    files = [
+        *(_ROOT / "pipeline").rglob("*.py"),
+        *(_ROOT / "pipeline").rglob("*.mjs"),
+        *(p for p in (_ROOT / "templates").rglob("*") if p.is_file()),
+        _ROOT / "package-lock.json",
+    ]
+    versions: list[str] = [sys.version]
+    for name in _LIBRARIES:
+        try:
+            versions.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} missing")
+    return key(file_key(files, _ROOT), *versions)
+
+
+class Cache:
+    """Entries under ``folder/<namespace>/``; with ``folder=None`` every lookup misses and nothing is
+    written (``--no-cache``)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def get(self, namespace: str, entry: str) -> bytes | None:
+        """The payload stored under ``entry``, or None when there is none or it is damaged."""
+        if self.folder is None:
+            return None
+        path = self._path(namespace, entry)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        payload = data[_DIGEST:]
+        if len(data) < _DIGEST or hashlib.sha256(payload).digest() != data[:_DIGEST]:
+            path.unlink(missing_ok=True)  # damaged: rebuild it, and don't look at it again
+            return None
+        return payload
+
+    def put(self, namespace: str, entry: str, payload: bytes) -> None:
+        """Store ``payload`` atomically (a reader sees the old entry or the new one, never half)."""
+        if self.folder is None:
+            return
+        path = self._path(namespace, entry)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".entry.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(hashlib.sha256(payload).digest())
+                handle.write(payload)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get_record(self, namespace: str, entry: str) -> tuple[dict[str, Any], bytes] | None:
+        """A JSON header with a binary body (see ``put_record``); None on a miss or damage."""
+        payload = self.get(namespace, entry)
+        if payload is None:
+            return None
+        try:
+            size = int.from_bytes(payload[:8], "big")
+            header = json.loads(payload[8 : 8 + size].decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(header, dict):
+            return None
+        return header, payload[8 + size :]
+
+    def put_record(self, namespace: str, entry: str, header: dict[str, Any], body: bytes = b"") -> None:
+        encoded = json.dumps(header, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        self.put(namespace, entry, len(encoded).to_bytes(8, "big") + encoded + body)
+
+    def _path(self, namespace: str, entry: str) -> Path:
+        assert self.folder is not None
+        return self.folder / namespace / entry[:2] / entry
+
+
+# --- whole outputs -------------------------------------------------------------------------------
+
+
+def content_key(content: Path, *, with_times: bool) -> str:
+    """A key over every file of the content folder (hidden ones aside); with their modification times
+    too when the build date comes from them (no SOURCE_DATE_EPOCH)."""
+    files = sorted(
+        p
+        for p in content.rglob("*")
+        if p.is_file() and not any(s.startswith(".") for s in p.relative_to(content).parts)
+    )
+    times = [str(p.stat().st_mtime_ns) for p in files] if with_times else []
+    return key(file_key(files, content), *times)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachedOutput:
+    """What a renderer wrote (files by path relative to the output folder, with the sha256 of their
+    bytes; folders as lists of such files) and the diagnostics it reported."""
+
+    files: tuple[tuple[str, str], ...]
+    folders: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+    reading: tuple[Diagnostic, ...]
+    found: tuple[Diagnostic, ...]
+
+
+class OutputCache:
+    """Whole outputs of a renderer, stored by a key over the tool, the content and the options, so that
+    a build with nothing changed copies them instead of reading the handbook at all. File bytes are
+    stored once per distinct content (``blobs``)."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    def load(self, entry: str) -> CachedOutput | None:
+        record = self.cache.get_record("outputs", entry)
+        if record is None:
+            return None
+        header = record[0]
+        try:
+            cached = CachedOutput(
+                files=tuple((str(p), str(h)) for p, h in header["files"]),
+                folders=tuple((str(d), tuple((str(p), str(h)) for p, h in items)) for d, items in header["folders"]),
+                reading=tuple(_diagnostic(d) for d in header["reading"]),
+                found=tuple(_diagnostic(d) for d in header["found"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        hashes = [h for _, h in cached.files] + [h for _, items in cached.folders for _, h in items]
+        # A blob lost or damaged makes the whole output a miss: it is rebuilt, never patched.
+        if any(self.cache.get("blobs", h) is None for h in hashes):
+            return None
+        return cached
+
+    def blob(self, digest: str) -> bytes:
+        data = self.cache.get("blobs", digest)
+        if data is None:
+            raise OSError(f"cache blob {digest} vanished")
+        return data
+
+    def save(
+        self,
+        entry: str,
+        out_dir: Path,
+        written: Sequence[Path],
+        reading: Sequence[Diagnostic],
+        found: Sequence[Diagnostic],
+    ) -> None:
+        files: list[list[str]] = []
+        folders: list[list[Any]] = []
+        for path in written:
+            if path.is_dir():
+                items = [
+                    [p.relative_to(path).as_posix(), self._store(p)] for p in sorted(path.rglob("*")) if p.is_file()
+                ]
+                folders.append([path.relative_to(out_dir).as_posix(), items])
+            else:
+                files.append([path.relative_to(out_dir).as_posix(), self._store(path)])
+        header = {
+            "files": files,
+            "folders": folders,
+            "reading": [_encode(d) for d in reading],
+            "found": [_encode(d) for d in found],
+        }
+        self.cache.put_record("outputs", entry, header)
+
+    def _store(self, path: Path) -> str:
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if self.cache.get("blobs", digest) is None:
+            self.cache.put("blobs", digest, data)
+        return digest
+
+
+def _encode(diagnostic: Diagnostic) -> list[Any]:
+    is_text = isinstance(diagnostic.path, str)
+    return [str(diagnostic.path), is_text, diagnostic.line, diagnostic.severity.value, diagnostic.message]
+
+
+def _diagnostic(value: Any) -> Diagnostic:
+    path, is_text, line, severity, message = value
+    return Diagnostic(
+        path=str(path) if is_text else PurePosixPath(path),
+        line=None if line is None else int(line),
+        severity=Severity(severity),
+        message=str(message),
+    )

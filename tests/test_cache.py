@@ -1,0 +1,112 @@
+"""The build cache: entries that verify themselves, and builds that reuse outputs only when nothing
+they depend on changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.build import Options, build
+from pipeline.cache import Cache, key
+from pipeline.diagnostics import Diagnostic
+from pipeline.pdf import OUTPUT_NAME
+from tests.test_pdf import EPOCH, MINI
+
+UNCHANGED = "unchanged: outputs from the cache"
+
+
+def test_entries_round_trip_and_a_damaged_one_is_a_miss(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    cache.put("ns", "ab" * 32, b"payload")
+    assert cache.get("ns", "ab" * 32) == b"payload"
+    cache.put_record("ns", "cd" * 32, {"pages": 3}, b"%PDF")
+    assert cache.get_record("ns", "cd" * 32) == ({"pages": 3}, b"%PDF")
+
+    entry = tmp_path / "ns" / "ab" / ("ab" * 32)
+    data = bytearray(entry.read_bytes())
+    data[-1] ^= 0xFF
+    entry.write_bytes(bytes(data))
+    assert cache.get("ns", "ab" * 32) is None
+    assert not entry.exists()  # not trusted, not kept
+    (tmp_path / "ns" / "cd" / ("cd" * 32)).write_bytes(b"short")
+    assert cache.get_record("ns", "cd" * 32) is None
+
+
+def test_no_folder_never_hits_and_never_writes(tmp_path: Path) -> None:
+    cache = Cache(None)
+    cache.put("ns", "ef" * 32, b"x")
+    assert cache.get("ns", "ef" * 32) is None
+
+
+def test_keys_separate_their_parts() -> None:
+    assert key("ab", "c") != key("a", "bc")
+    assert key("a", b"b") == key("a", "b")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    shared = Path(__file__).resolve().parent.parent / ".cache" / "fonts"
+    if shared.is_dir():  # deriving the fonts takes a minute: they are tool resources, not build results
+        (folder / "fonts").symlink_to(shared)
+    return folder
+
+
+def _build(content: Path, out: Path, cache: Path, formats: tuple[str, ...] = ("pdf",)) -> tuple[list[str], list[str]]:
+    lines: list[str] = []
+    diagnostics: list[Diagnostic] = []
+    options = Options(out_dir=out, cache_dir=cache, source_date_epoch=EPOCH, jobs=1)
+    build(content, formats, options, progress=lines.append, on_diagnostic=diagnostics.append)
+    return lines, [str(d) for d in diagnostics]
+
+
+def test_a_rebuild_without_change_copies_outputs_and_repeats_the_warnings(tmp_path: Path, cache: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(MINI, content)
+    (content / "01-basics.md").write_text(
+        (content / "01-basics.md").read_text(encoding="utf-8") + "\n坏公式 $\\frac{a$。\n", encoding="utf-8"
+    )
+    formats = ("html", "epub", "anki", "pdf")
+    first, warned = _build(content, tmp_path / "a", cache, formats)
+    second, warned_again = _build(content, tmp_path / "b", cache, formats)
+    assert UNCHANGED not in first and UNCHANGED in second
+    assert warned and warned_again == warned
+    for path in (tmp_path / "a").rglob("*"):
+        if path.is_file():
+            assert (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes() == path.read_bytes()
+
+
+def test_a_changed_setting_or_damaged_blob_builds_again(tmp_path: Path, cache: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(MINI, content)
+    _build(content, tmp_path / "a", cache)
+    original = (tmp_path / "a" / OUTPUT_NAME).read_bytes()
+
+    toml = content / "handbook.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('version = "', 'version = "9'), encoding="utf-8")
+    changed, _ = _build(content, tmp_path / "b", cache)
+    assert UNCHANGED not in changed
+    assert (tmp_path / "b" / OUTPUT_NAME).read_bytes() != original
+
+    for blob in (cache / "blobs").rglob("*"):
+        if blob.is_file():
+            blob.write_bytes(blob.read_bytes()[:-1] + b"?")
+    rebuilt, _ = _build(content, tmp_path / "c", cache)
+    assert UNCHANGED not in rebuilt  # the damaged copy is not trusted
+    assert (tmp_path / "c" / OUTPUT_NAME).read_bytes() == (tmp_path / "b" / OUTPUT_NAME).read_bytes()
+
+
+def test_damaged_chapter_layouts_are_laid_out_again(tmp_path: Path, cache: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(MINI, content)
+    _build(content, tmp_path / "a", cache)
+    for entry in (cache / "pdf-parts").rglob("*"):
+        if entry.is_file():
+            entry.write_bytes(entry.read_bytes()[:100])
+    shutil.rmtree(cache / "outputs")
+    lines, _ = _build(content, tmp_path / "b", cache)
+    assert "pdf: book: 1 of 1 chapters laid out, the rest from the cache" in lines
+    assert (tmp_path / "b" / OUTPUT_NAME).read_bytes() == (tmp_path / "a" / OUTPUT_NAME).read_bytes()
