@@ -22,6 +22,13 @@ from pipeline.diagnostics import ToolError
 
 CJK_FAMILY = "Noto Sans SC"
 MONO_FAMILY = "Source Code Pro"
+SYMBOLS_FAMILY = "Noto Sans Symbols"
+EMOJI_FAMILY = "Noto Emoji"
+# Fallbacks after the text face, for characters Noto Sans SC lacks (⊤, ✅, 💡 in imported material):
+# monochrome outlines print well, and without them such a character is a missing glyph.
+FALLBACK_FAMILIES = (SYMBOLS_FAMILY, EMOJI_FAMILY)
+# Families whose italic faces are deliberately the upright files (Chinese has no italic).
+UPRIGHT_ITALIC_FAMILIES = (CJK_FAMILY,)
 
 # Bump when the derivation below changes, so cached instances are derived again.
 _RECIPE = "1"
@@ -117,6 +124,14 @@ _CJK = _VariableSource(
     family=CJK_FAMILY,
     style="normal",
 )
+# Chinese has no italic: emphasis in CJK text stays upright instead of WeasyPrint's synthetic slant.
+_CJK_ITALIC = _VariableSource(
+    package=_CJK.package,
+    pip_name=_CJK.pip_name,
+    resource=_CJK.resource,
+    family=CJK_FAMILY,
+    style="italic",
+)
 _MONO = _VariableSource(
     package="fontpkg_source_code_pro",
     pip_name="fontpkg-source-code-pro",
@@ -132,14 +147,35 @@ _MONO_ITALIC = _VariableSource(
     style="italic",
 )
 
+_SYMBOLS = _VariableSource(
+    package="manimgx_fonts",
+    pip_name="manimgx-fonts",
+    resource="NotoSansSymbols[wght].ttf",
+    family=SYMBOLS_FAMILY,
+    style="normal",
+)
+_EMOJI = _VariableSource(
+    package="manimgx_fonts",
+    pip_name="manimgx-fonts",
+    resource="NotoEmoji[wght].ttf",
+    family=EMOJI_FAMILY,
+    style="normal",
+)
+
 # Body text uses regular and bold; code also gets italic, since Pygments styles set comments in italic.
 _FACES: tuple[tuple[_VariableSource, int], ...] = (
     (_CJK, 400),
     (_CJK, 700),
+    (_CJK_ITALIC, 400),
+    (_CJK_ITALIC, 700),
     (_MONO, 400),
     (_MONO, 700),
     (_MONO_ITALIC, 400),
     (_MONO_ITALIC, 700),
+    (_SYMBOLS, 400),
+    (_SYMBOLS, 700),
+    (_EMOJI, 400),
+    (_EMOJI, 700),
 )
 
 
