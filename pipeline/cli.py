@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,6 +21,22 @@ CONTENT_OPTION = click.option(
     "--content", type=click.Path(path_type=Path, file_okay=False), default=Path("content"),
     show_default=True, help="The content folder (handbook.toml and chapter files).",
 )
+
+CACHE_OPTION = click.option(
+    "--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=Path(".cache"),
+    show_default=True, help="Cache folder: derived fonts, formulas, PDF layouts and outputs.",
+)
+STRICT_OPTION = click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+
+
+def _progress(quiet: bool) -> Callable[[str], None]:
+    """Progress lines on stderr, one per step, unless ``quiet``."""
+
+    def show(message: str) -> None:
+        if not quiet:
+            click.echo(f"· {message}", err=True)
+
+    return show
 
 
 def _show(diagnostic: Diagnostic) -> None:
@@ -57,10 +74,8 @@ def main() -> None:
 @CONTENT_OPTION
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("output"),
               show_default=True, help="Where the outputs are written.")
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path(".cache"), show_default=True,
-              help="Cache folder: derived fonts, formulas, PDF layouts and outputs.")
+@STRICT_OPTION
+@CACHE_OPTION
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 @click.option("--fetch-remote", is_flag=True, help="Fetch remote images (default: link to them).")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: cores].")
@@ -78,9 +93,7 @@ def build_command(
         fetch_remote=fetch_remote, jobs=jobs or os.cpu_count() or 1, chapters=chapters, tags=tags,
     )
 
-    def progress(message: str) -> None:
-        if not quiet:
-            click.echo(f"· {message}", err=True)
+    progress = _progress(quiet)
 
     try:
         written = build(content, wanted, options, progress=progress, on_diagnostic=_show, strict=strict)
@@ -167,10 +180,8 @@ def import_wethinkin_command(src: Path, out: Path, quiet: bool) -> None:
 @CONTENT_OPTION
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("output"),
               show_default=True, help="Where the outputs and handbook-<version>.zip are written.")
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path(".cache"), show_default=True,
-              help="Cache folder: derived fonts, formulas, PDF layouts and outputs.")
+@STRICT_OPTION
+@CACHE_OPTION
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet: bool) -> None:
     """Build every format and zip them with a README into handbook-<version>.zip."""
@@ -179,9 +190,7 @@ def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet:
     options = Options(out_dir=out, cache_dir=cache_dir, source_date_epoch=_source_date_epoch(),
                       jobs=os.cpu_count() or 1)
 
-    def progress(message: str) -> None:
-        if not quiet:
-            click.echo(f"· {message}", err=True)
+    progress = _progress(quiet)
 
     try:
         path = bundle(content, options, progress=progress, on_diagnostic=_show, strict=strict)
