@@ -117,65 +117,27 @@ class _VariableSource:
         return path
 
 
-_CJK = _VariableSource(
-    package="justmytype_intl_cjk",
-    pip_name="justmytype-intl-cjk",
-    resource="fonts/ofl/notosanssc/NotoSansSC[wght].ttf",
-    family=CJK_FAMILY,
-    style="normal",
-)
-# Chinese has no italic: emphasis in CJK text stays upright instead of WeasyPrint's synthetic slant.
-_CJK_ITALIC = _VariableSource(
-    package=_CJK.package,
-    pip_name=_CJK.pip_name,
-    resource=_CJK.resource,
-    family=CJK_FAMILY,
-    style="italic",
-)
-_MONO = _VariableSource(
-    package="fontpkg_source_code_pro",
-    pip_name="fontpkg-source-code-pro",
-    resource="files/SourceCodePro[wght].ttf",
-    family=MONO_FAMILY,
-    style="normal",
-)
-_MONO_ITALIC = _VariableSource(
-    package="fontpkg_source_code_pro",
-    pip_name="fontpkg-source-code-pro",
-    resource="files/SourceCodePro-Italic[wght].ttf",
-    family=MONO_FAMILY,
-    style="italic",
-)
+def _source(package: str, resource: str, family: str, style: str = "normal") -> _VariableSource:
+    # The PyPI name is the import name with hyphens, for every package we take fonts from.
+    return _VariableSource(
+        package=package, pip_name=package.replace("_", "-"), resource=resource, family=family, style=style
+    )
 
-_SYMBOLS = _VariableSource(
-    package="manimgx_fonts",
-    pip_name="manimgx-fonts",
-    resource="NotoSansSymbols[wght].ttf",
-    family=SYMBOLS_FAMILY,
-    style="normal",
-)
-_EMOJI = _VariableSource(
-    package="manimgx_fonts",
-    pip_name="manimgx-fonts",
-    resource="NotoEmoji[wght].ttf",
-    family=EMOJI_FAMILY,
-    style="normal",
-)
 
-# Body text uses regular and bold; code also gets italic, since Pygments styles set comments in italic.
-_FACES: tuple[tuple[_VariableSource, int], ...] = (
-    (_CJK, 400),
-    (_CJK, 700),
-    (_CJK_ITALIC, 400),
-    (_CJK_ITALIC, 700),
-    (_MONO, 400),
-    (_MONO, 700),
-    (_MONO_ITALIC, 400),
-    (_MONO_ITALIC, 700),
-    (_SYMBOLS, 400),
-    (_SYMBOLS, 700),
-    (_EMOJI, 400),
-    (_EMOJI, 700),
+_CJK_FILE = "fonts/ofl/notosanssc/NotoSansSC[wght].ttf"
+_SOURCES = (
+    _source("justmytype_intl_cjk", _CJK_FILE, CJK_FAMILY),
+    # Chinese has no italic: emphasis in CJK text stays upright instead of WeasyPrint's synthetic slant.
+    _source("justmytype_intl_cjk", _CJK_FILE, CJK_FAMILY, "italic"),
+    # Code also gets italic, since Pygments styles set comments in italic.
+    _source("fontpkg_source_code_pro", "files/SourceCodePro[wght].ttf", MONO_FAMILY),
+    _source("fontpkg_source_code_pro", "files/SourceCodePro-Italic[wght].ttf", MONO_FAMILY, "italic"),
+    _source("manimgx_fonts", "NotoSansSymbols[wght].ttf", SYMBOLS_FAMILY),
+    _source("manimgx_fonts", "NotoEmoji[wght].ttf", EMOJI_FAMILY),
+)
+# Every face in regular and bold: WeasyPrint does not synthesize bold.
+_FACES: tuple[tuple[_VariableSource, int], ...] = tuple(
+    (source, weight) for source in _SOURCES for weight in (400, 700)
 )
 
 

@@ -123,26 +123,11 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         )
         stack.callback(engine.close)
         with _weasyprint_diagnostics(handbook, ctx) as collector:
-            book = _Edition(
-                name="book",
-                title="",
-                handbook=handbook,
-                env=env,
-                frame=frame,
-                engine=engine,
-                ctx=ctx,
-                records=collector.records,
+            edition = functools.partial(
+                _Edition, handbook=handbook, env=env, frame=frame, engine=engine, ctx=ctx, records=collector.records
             )
-            practice = _Edition(
-                name="practice",
-                title="练习版",
-                handbook=handbook,
-                env=env,
-                frame=frame,
-                engine=engine,
-                ctx=ctx,
-                records=collector.records,
-            )
+            book = edition(name="book", title="")
+            practice = edition(name="practice", title="练习版")
 
             def start_practice(numbers: dict[str, int]) -> None:
                 practice.start_chapters({"answer_pages": _answer_pages(handbook, numbers)})

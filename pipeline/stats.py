@@ -20,7 +20,6 @@ from .model import (
     Text,
     block_inlines,
     body_blocks,
-    walk_inlines,
 )
 
 COUNTS = ("answer_chars", "code_blocks", "math", "tables", "images")
@@ -86,5 +85,3 @@ def handbook_stats(handbook: Handbook) -> dict[str, Any]:
     totals["chapters"] = len(chapters)
     return {"chapters": chapters, "totals": totals}
 
-
-__all__ = ["COUNTS", "handbook_stats", "question_stats", "walk_inlines"]
