@@ -60,18 +60,21 @@ class Writer:
         self._written: set[Path] = set()
 
     def write_bytes(self, path: Path, data: bytes) -> Path:
+        staged = self.stage(path)
+        try:
+            staged.temporary.write_bytes(data)
+            return staged.commit()
+        finally:
+            staged.discard()
+
+    def stage(self, path: Path) -> Staged:
+        """A temporary file beside ``path`` to fill (by name: a library can write to it), then ``commit``
+        in place of ``path``, or ``discard``."""
         self._claim(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        os.close(fd)
+        return Staged(path=path, temporary=Path(tmp))
 
     def write_text(self, path: Path, text: str) -> Path:
         return self.write_bytes(path, text.encode("utf-8"))
@@ -102,6 +105,23 @@ class Writer:
         if resolved in self._written:
             raise HandbookError(f"{path}: this build already wrote that file")
         self._written.add(resolved)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Staged:
+    """An output being written: ``temporary`` becomes ``path`` on ``commit``."""
+
+    path: Path
+    temporary: Path
+
+    def commit(self) -> Path:
+        os.chmod(self.temporary, 0o644)
+        os.replace(self.temporary, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary file if it was not committed (a no-op after ``commit``)."""
+        self.temporary.unlink(missing_ok=True)
 
 
 def _rmtree(path: Path) -> None:

@@ -28,7 +28,7 @@ _DIGEST = 32  # sha256
 _ROOT = Path(__file__).resolve().parent.parent
 # Libraries whose version can change an output's bytes.
 _LIBRARIES = (
-    "weasyprint", "pydyf", "pypdf", "fonttools", "genanki", "Jinja2", "markdown-it-py", "mdit-py-plugins",
+    "weasyprint", "pydyf", "pikepdf", "fonttools", "genanki", "Jinja2", "markdown-it-py", "mdit-py-plugins",
     "mdit-py-cjk-friendly", "Pygments", "PyYAML", "justmytype-intl-cjk", "fontpkg-source-code-pro",
 )  # fmt: skip
 

@@ -3,7 +3,7 @@
 As in Pandoc's ``makePDF``, the PDF is the HTML rendering plus an engine. The frames in
 ``templates/pdf/`` render chapters and questions through the shared partials; ``pdf.css`` turns them into
 a book (cover, contents, running headers, bookmarks, tag index). WeasyPrint's vocabulary stays in this
-module (and pypdf's, which assembles the parts).
+module (and pikepdf's, which assembles the parts).
 
 One build writes two files from the same source:
 
@@ -22,12 +22,13 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import contextlib
+import ctypes
 import functools
 import hashlib
-import io
 import logging
 import mimetypes
 import multiprocessing
+import os
 import re
 import tempfile
 import urllib.parse
@@ -37,8 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import ArrayObject, ByteStringObject, Fit, FloatObject, NameObject, NumberObject, TextStringObject
+import pikepdf
 
 from .build import Context, Options
 from .cache import Cache, file_key, key
@@ -92,7 +92,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     ``ctx.options.jobs`` worker processes and through the cache: every chapter, then the front matter
     (cover, contents) and the tag index once every chapter's page count is known. A chapter's layout
     does not depend on where it starts: it opens on a right-hand page and left and right pages differ
-    only in their running heads, which are stamped on with the page numbers when pypdf assembles the
+    only in their running heads, which are stamped on with the page numbers when pikepdf assembles the
     parts; the assembly also writes the outline and points every link at its final page.
     """
     if not _page_settings_valid(handbook, ctx):
@@ -112,9 +112,18 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         frame = _frame_values(handbook, ctx.options)
         base_url = handbook.root.resolve().as_uri() + "/"
         font_css = fonts.css()
+        if ctx.options.cache_dir is not None:
+            parts = ctx.options.cache_dir / "pdf-parts"
+        else:
+            parts = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="handbook-parts-")))
+        out = ctx.options.out_dir
+        staged = [ctx.writer.stage(out / OUTPUT_NAME), ctx.writer.stage(out / PRACTICE_NAME)]
+        for output in staged:
+            stack.callback(output.discard)  # the previous files stay unless both editions are made
         engine = _Engine(
             jobs=ctx.options.jobs,
             cache=Cache(ctx.options.cache_dir),
+            parts=parts,
             base_key=_layout_key(fonts),
             base_url=base_url,
             asset_root=str(handbook.root.resolve()),
@@ -126,28 +135,25 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             edition = functools.partial(
                 _Edition, handbook=handbook, env=env, frame=frame, engine=engine, ctx=ctx, records=collector.records
             )
-            book = edition(name="book", title="")
-            practice = edition(name="practice", title="练习版")
+            book = edition(name="book", title="", destination=staged[0].temporary)
+            practice = edition(name="practice", title="练习版", destination=staged[1].temporary)
 
             def start_practice(numbers: dict[str, int]) -> None:
                 practice.start_chapters({"answer_pages": _answer_pages(handbook, numbers)})
 
-            book_pdf, answer_pages, front_pages = book.build(
+            answer_pages, front_pages = book.build(
                 with_index=bool(frame["tag_index"]), right_hand=True, extra={}, on_numbers=start_practice
             )
             # The practice edition's contents list the same chapters and questions: the same length, or
             # else one more front matter layout finds out.
-            practice_pdf, _, _ = practice.build(
+            practice.build(
                 with_index=False, right_hand=False, extra={"answer_pages": answer_pages}, front_pages=front_pages
             )
 
-    if len(ctx.report.errors) > errors_before:
-        return []  # a PDF with missing glyphs is not a result; the previous files stay
-    out = ctx.options.out_dir
-    return [
-        ctx.writer.write_bytes(out / OUTPUT_NAME, book_pdf),
-        ctx.writer.write_bytes(out / PRACTICE_NAME, practice_pdf),
-    ]
+        # What WeasyPrint logged is reported once its block ends: a missing glyph is an error.
+        if len(ctx.report.errors) > errors_before:
+            return []  # a PDF with missing glyphs is not a result; the previous files stay
+        return [output.commit() for output in staged]
 
 
 # --- parts: laid out on their own, in worker processes, through the cache -----------------------
@@ -160,6 +166,7 @@ STAMP_TEMPLATE = "pdf/stamps.html.j2"
 STAMP_STYLESHEET = TEMPLATES / "pdf" / "stamps.css"
 # A part draws no margin boxes: the stamps bring them, with page numbers only the assembly knows.
 _HIDE_MARGINS = "@page { @top-left { content: none; } @top-right { content: none; } @bottom-center { content: none; } }"
+_STAMP_NAME = pikepdf.Name("/HandbookStamp")  # the stamp's form XObject in each page's resources
 _PX_TO_PT = 0.75  # 72 PDF points per inch / 96 CSS pixels per inch
 # Rounds of laying out chapters again when the page numbers their cross-references print moved.
 _MAX_ROUNDS = 4
@@ -179,9 +186,11 @@ class _Job:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Part:
-    """A laid-out part: its PDF, and what the assembly needs to know about its pages."""
+    """A laid-out part: its PDF (a file the assembly opens in place: the build process never holds the
+    parts' bytes), and what the assembly needs to know about its pages."""
 
-    pdf: bytes
+    path: str
+    sha256: str
     pages: int
     anchors: dict[str, tuple[int, float, float]]  # id → (page index, x, y in PDF points)
     bookmarks: tuple[tuple[int, str, int, float, float], ...]  # (level, label, page index, x, y)
@@ -201,8 +210,9 @@ class _Stamp:
 _STYLES: dict[str, tuple[Any, Any]] = {}
 
 
-def _lay_out(job: _Job) -> _Part:
-    """Lay out one part with WeasyPrint (in a worker process, or in the build's own with one job)."""
+def _lay_out(job: _Job, destination: str) -> _Part:
+    """Lay out one part with WeasyPrint (in a worker process, or in the build's own with one job) and
+    write its PDF to ``destination``."""
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
 
@@ -224,6 +234,7 @@ def _lay_out(job: _Job) -> _Part:
             stylesheets=[stylesheet], font_config=font_config
         )
         pdf = bytes(document.write_pdf(pdf_identifier=job.identifier.encode("ascii")))
+        _write_atomically(Path(destination), pdf)
     finally:
         logger.removeHandler(collector)
         logger.setLevel(level)
@@ -242,17 +253,68 @@ def _lay_out(job: _Job) -> _Part:
     records = tuple(
         (str(r.msg), tuple(str(a) for a in r.args) if isinstance(r.args, tuple) else ()) for r in collector.records
     )
-    return _Part(pdf=pdf, pages=len(document.pages), anchors=anchors, bookmarks=tuple(bookmarks), records=records)
+    pages = len(document.pages)
+    del document
+    _release_memory()
+    return _Part(
+        path=destination,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        pages=pages,
+        anchors=anchors,
+        bookmarks=tuple(bookmarks),
+        records=records,
+    )
+
+
+def _release_memory() -> None:
+    """Give memory freed by a layout or an assembly back to the system.
+
+    glibc keeps freed heap memory for reuse: a worker that laid out a big chapter, or the build after
+    assembling a book with qpdf, would otherwise hold its high-water mark (~300 MB) while idle, and the
+    build's peak is the sum over its processes (docs/performance.md). Elsewhere this does nothing."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc's, among the symbols the interpreter already loaded
+    except (OSError, AttributeError):
+        return None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".part.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class _Engine:
     """Lays out parts: from the cache when their inputs are unchanged, else in worker processes."""
 
     def __init__(
-        self, *, jobs: int, cache: Cache, base_key: str, base_url: str, asset_root: str, part_css: str, stamp_css: str
+        self,
+        *,
+        jobs: int,
+        cache: Cache,
+        parts: Path,
+        base_key: str,
+        base_url: str,
+        asset_root: str,
+        part_css: str,
+        stamp_css: str,
     ) -> None:
         self.jobs = jobs
         self.cache = cache
+        self.parts = parts  # where the parts' PDFs are written: beside their cache entries, or a scratch folder
         self.base_key = base_key
         self.base_url = base_url
         self.asset_root = asset_root
@@ -305,17 +367,22 @@ class _Engine:
     def _entry(self, job: _Job) -> str:
         return key(self.base_key, job.css, job.html, job.identifier, job.inputs)
 
+    def _pdf_path(self, entry: str) -> Path:
+        return self.parts / entry[:2] / f"{entry}.pdf"
+
     def _start(self, job: _Job) -> concurrent.futures.Future[_Part]:
-        self._laid_out.add(self._entry(job))
+        entry = self._entry(job)
+        self._laid_out.add(entry)
+        destination = str(self._pdf_path(entry))
         if self.jobs == 1:
             future: concurrent.futures.Future[_Part] = concurrent.futures.Future()
-            future.set_result(_lay_out(job))
+            future.set_result(_lay_out(job, destination))
             return future
         if self._pool is None:
             # spawn: fresh workers, not copies of this process and everything it holds (peak memory).
             context = multiprocessing.get_context("spawn")
             self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
-        return self._pool.submit(_lay_out, job)
+        return self._pool.submit(_lay_out, job, destination)
 
     def close(self) -> None:
         # Parts laid out in this process (one job) left their font configuration here; WeasyPrint's
@@ -329,10 +396,19 @@ class _Engine:
         record = self.cache.get_record("pdf-parts", entry)
         if record is None:
             return None
-        header, pdf = record
+        header = record[0]
+        path = self._pdf_path(entry)
+        try:
+            with path.open("rb") as handle:
+                intact = hashlib.file_digest(handle, "sha256").hexdigest() == header["sha256"]
+        except (OSError, KeyError):
+            intact = False
+        if not intact:
+            return None  # the PDF beside the entry is missing or damaged: lay the part out again
         try:
             return _Part(
-                pdf=pdf,
+                path=str(path),
+                sha256=str(header["sha256"]),
                 pages=int(header["pages"]),
                 anchors={str(k): (int(v[0]), float(v[1]), float(v[2])) for k, v in header["anchors"].items()},
                 bookmarks=tuple(
@@ -348,12 +424,13 @@ class _Engine:
             return
         part = done.result()
         header = {
+            "sha256": part.sha256,
             "pages": part.pages,
             "anchors": {k: list(v) for k, v in part.anchors.items()},
             "bookmarks": [list(b) for b in part.bookmarks],
             "records": [[m, list(args)] for m, args in part.records],
         }
-        self.cache.put_record("pdf-parts", entry, header, part.pdf)
+        self.cache.put_record("pdf-parts", entry, header)
 
 
 # --- an edition: parts, page numbers, assembly ---------------------------------------------------
@@ -399,8 +476,10 @@ class _Edition:
         engine: _Engine,
         ctx: Context,
         records: list[logging.LogRecord],
+        destination: Path,
     ) -> None:
         self.name = name
+        self.destination = destination
         self.title = title
         self.handbook = handbook
         self.env = env
@@ -417,8 +496,9 @@ class _Edition:
         extra: dict[str, Any],
         front_pages: int | None = None,
         on_numbers: Callable[[dict[str, int]], None] = lambda numbers: None,
-    ) -> tuple[bytes, dict[str, int], int]:
-        """The edition's PDF bytes, the page number of every question, the front matter's page count.
+    ) -> tuple[dict[str, int], int]:
+        """Write the edition's PDF to its destination; returns the page number of every question and the
+        front matter's page count.
 
         ``front_pages`` is a guess of the front matter's length (checked, and corrected if wrong); without
         it, the front matter is first laid out with unknown page numbers beside the chapters to learn it.
@@ -473,9 +553,10 @@ class _Edition:
         for part in [front_part, *chapter_parts, *([back_part] if back_part else [])]:
             self.records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
         self.ctx.progress(f"pdf: assembling the {self.name} ({plan.total} pages)")
-        pdf = _assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier())
+        _assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier(), self.destination)
+        _release_memory()  # qpdf's objects are gone once _assemble returns
         engine.forget_finished()
-        return pdf, _answer_pages(handbook, numbers), front_pages
+        return _answer_pages(handbook, numbers), front_pages
 
     def start_chapters(self, extra: dict[str, Any]) -> None:
         """Start laying out the chapters as the first round of ``build`` will ask for them."""
@@ -798,7 +879,7 @@ def _layout_key(fonts: FontSet) -> str:
     that changes only the front matter re-lays out only the front matter."""
     from importlib import metadata
 
-    versions = [f"{name}=={metadata.version(name)}" for name in ("weasyprint", "pydyf", "pypdf")]
+    versions = [f"{name}=={metadata.version(name)}" for name in ("weasyprint", "pydyf", "pikepdf")]
     return key(*versions, Path(__file__).read_bytes(), fonts.fingerprint())
 
 
@@ -838,15 +919,39 @@ def _anchors(plan: _Plan, chapter_parts: Sequence[_Part]) -> dict[str, tuple[int
     return found
 
 
-class _Writer(PdfWriter):
-    """pypdf's writer with a fixed /ID: pypdf draws random ones, and the output must be reproducible."""
+class _Stamper:
+    """Draws each stamp page over its content page as a form XObject, without decoding or rewriting the
+    page's own content: the page's /Contents becomes [opening, its streams, closing], where ``opening``
+    saves the graphics state and ``closing`` restores it and draws the stamp. Both are shared by every
+    page (all pages have one size). pikepdf's ``add_overlay`` would name the XObject at random (and the
+    output must be reproducible) and, with ``contents_coalesce``, hold every page's decoded content."""
 
-    def __init__(self, identifier: str) -> None:
-        super().__init__()
-        self._identifier = ByteStringObject(identifier.encode("ascii"))
+    def __init__(self, book: pikepdf.Pdf) -> None:
+        self.book = book
+        self.opening = book.make_stream(b"q\n")
+        self._closing: dict[tuple[float, ...], pikepdf.Stream] = {}
 
-    def generate_file_identifiers(self) -> None:
-        self._ID = ArrayObject([self._identifier, self._identifier])
+    def __call__(self, page: pikepdf.Page, stamp: pikepdf.Page) -> None:
+        form = stamp.as_form_xobject()
+        # WeasyPrint's pages share one resource dictionary; the page gets its own (a shallow copy: fonts
+        # and images stay shared objects) so that each names only its own stamp.
+        shared = page.obj.get("/Resources", pikepdf.Dictionary())
+        resources = pikepdf.Dictionary(dict(shared.items()))
+        xobjects = pikepdf.Dictionary(dict(shared.get("/XObject", pikepdf.Dictionary()).items()))
+        assert _STAMP_NAME not in xobjects
+        xobjects[_STAMP_NAME] = form.with_same_owner_as(page.obj)
+        resources.XObject = xobjects
+        page.obj.Resources = resources
+        contents = page.obj.get("/Contents")
+        streams = list(contents) if isinstance(contents, pikepdf.Array) else [contents] if contents is not None else []
+        page.obj.Contents = pikepdf.Array([self.opening, *streams, self._closing_for(page, form)])
+
+    def _closing_for(self, page: pikepdf.Page, form: pikepdf.Object) -> pikepdf.Stream:
+        box = tuple(float(v) for v in page.trimbox)
+        if box not in self._closing:
+            placement = page.calc_form_xobject_placement(form, _STAMP_NAME, pikepdf.Rectangle(page.trimbox))
+            self._closing[box] = self.book.make_stream(b"\nQ\n" + bytes(placement))
+        return self._closing[box]
 
 
 def _assemble(
@@ -856,68 +961,67 @@ def _assemble(
     back: _Part | None,
     stamps: Sequence[_Part],
     identifier: str,
-) -> bytes:
+    destination: Path,
+) -> None:
     """One PDF from the parts: pages in order with their stamps, blank pages where chapters must open on
-    the right, the outline, links pointing at pages, the front matter's metadata."""
-    writer = _Writer(identifier)
+    the right, the outline, links pointing at pages, the front matter's metadata.
+
+    qpdf (through pikepdf) copies the parts' objects without parsing them into Python objects and draws
+    each stamp page over its content page as a form XObject, leaving the content stream as it is.
+    """
+    book = pikepdf.Pdf.new()
     placed = [(plan.front, front), *zip(plan.chapters, chapter_parts, strict=True)]
     if back is not None:
         placed.append((plan.back, back))
-    front_reader = PdfReader(io.BytesIO(front.pdf))
-    size = front_reader.pages[0].mediabox
-    blanks = set(plan.blanks)
-    sources: list[tuple[int, Any]] = []
-    for (start, part), stamp in zip(placed, stamps, strict=True):
-        reader = front_reader if part is front else PdfReader(io.BytesIO(part.pdf))
-        stamp_reader = PdfReader(io.BytesIO(stamp.pdf))
-        while len(writer.pages) in blanks:
-            writer.add_blank_page(width=size.width, height=size.height)
-        assert len(writer.pages) == start
-        for index, page in enumerate(reader.pages):
-            added = writer.add_page(page)
-            sources.append((start + index, stamp_reader.pages[index]))
-            del added
-    for index, stamp_page in sources:
-        writer.pages[index].merge_page(stamp_page)
+    with contextlib.ExitStack() as opened:
 
-    anchors = _anchors(plan, chapter_parts)
-    if back is not None:
-        for name, (index, x, y) in back.anchors.items():
-            anchors.setdefault(name, (plan.back + index, x, y))
+        def open_pdf(part: _Part) -> pikepdf.Pdf:
+            return opened.enter_context(pikepdf.Pdf.open(part.path))
 
-    def destination(index: int, x: float, y: float) -> ArrayObject:
-        return ArrayObject(
-            [
-                writer.pages[index].indirect_reference,
-                NameObject("/XYZ"),
-                FloatObject(x),
-                FloatObject(y),
-                NumberObject(0),
-            ]
-        )
+        front_pdf = open_pdf(front)
+        box = front_pdf.pages[0].mediabox
+        size = (float(box[2]) - float(box[0]), float(box[3]) - float(box[1]))
+        blanks = set(plan.blanks)
+        overlay = _Stamper(book)
+        for (start, part), stamp in zip(placed, stamps, strict=True):
+            source = front_pdf if part is front else open_pdf(part)
+            stamp_pdf = open_pdf(stamp)
+            while len(book.pages) in blanks:
+                book.add_blank_page(page_size=size)
+            assert len(book.pages) == start
+            for page, stamp_page in zip(source.pages, stamp_pdf.pages, strict=True):
+                book.pages.append(page)
+                overlay(book.pages[-1], stamp_page)
 
-    for page in writer.pages:
-        for annotation in page.get("/Annots", ()):
-            annotation = annotation.get_object()
-            name = annotation.get("/Dest")
-            if isinstance(name, (TextStringObject, ByteStringObject)):
-                target = anchors.get(str(name).removeprefix(REF_PREFIX))
-                if target is not None:
-                    annotation[NameObject("/Dest")] = destination(*target)
+        anchors = _anchors(plan, chapter_parts)
+        if back is not None:
+            for name, (index, x, y) in back.anchors.items():
+                anchors.setdefault(name, (plan.back + index, x, y))
+        for page in book.pages:
+            for annotation in page.obj.get("/Annots", ()):
+                dest = annotation.get("/Dest")
+                if isinstance(dest, pikepdf.String):
+                    target = anchors.get(str(dest).removeprefix(REF_PREFIX))
+                    if target is not None:
+                        index, x, y = target
+                        annotation.Dest = pikepdf.Array([book.pages[index].obj, pikepdf.Name.XYZ, x, y, 0])
 
-    chapter_item = None
-    for start, part in zip(plan.chapters, chapter_parts, strict=True):
-        for level, label, index, x, y in part.bookmarks:
-            fit = Fit.xyz(left=x, top=y, zoom=0)
-            if level == 1:
-                chapter_item = writer.add_outline_item(title=label, page_number=start + index, fit=fit)
-            else:
-                writer.add_outline_item(title=label, page_number=start + index, parent=chapter_item, fit=fit)
+        with book.open_outline() as outline:
+            chapter_item: pikepdf.OutlineItem | None = None
+            for start, part in zip(plan.chapters, chapter_parts, strict=True):
+                for level, label, index, x, y in part.bookmarks:
+                    item = pikepdf.OutlineItem(label, start + index, "XYZ", left=x, top=y, zoom=0)
+                    if level == 1 or chapter_item is None:
+                        outline.root.append(item)
+                        chapter_item = item
+                    else:
+                        chapter_item.children.append(item)
 
-    if front_reader.metadata is not None:
-        writer.add_metadata({k: v for k, v in front_reader.metadata.items()})
-    if "/Lang" in front_reader.root_object:
-        writer.root_object[NameObject("/Lang")] = TextStringObject(str(front_reader.root_object["/Lang"]))
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+        book.docinfo = book.make_indirect(pikepdf.Dictionary(dict(front_pdf.docinfo.items())))
+        if "/Lang" in front_pdf.Root:
+            book.Root.Lang = pikepdf.String(str(front_pdf.Root.Lang))
+        # The first /ID half names the document (stable across rebuilds), the second its bytes.
+        book.trailer.ID = pikepdf.Array([pikepdf.String(identifier.encode("ascii"))] * 2)
+        with destination.open("wb") as out:  # not book.save(path), which writes a temporary file of its own
+            book.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+

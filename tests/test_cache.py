@@ -110,3 +110,19 @@ def test_damaged_chapter_layouts_are_laid_out_again(tmp_path: Path, cache: Path)
     lines, _ = _build(content, tmp_path / "b", cache)
     assert "pdf: book: 1 of 1 chapters laid out, the rest from the cache" in lines
     assert (tmp_path / "b" / OUTPUT_NAME).read_bytes() == (tmp_path / "a" / OUTPUT_NAME).read_bytes()
+
+
+def test_a_damaged_part_pdf_beside_an_intact_entry_is_laid_out_again(tmp_path: Path, cache: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(MINI, content)
+    _build(content, tmp_path / "a", cache)
+    pdfs = [p for p in (cache / "pdf-parts").rglob("*.pdf")]
+    assert pdfs  # the parts' PDFs are plain files the assembly opens in place
+    for pdf in pdfs:
+        data = bytearray(pdf.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # same size, one byte off
+        pdf.write_bytes(bytes(data))
+    shutil.rmtree(cache / "outputs")
+    lines, _ = _build(content, tmp_path / "b", cache)
+    assert "pdf: book: 1 of 1 chapters laid out, the rest from the cache" in lines
+    assert (tmp_path / "b" / OUTPUT_NAME).read_bytes() == (tmp_path / "a" / OUTPUT_NAME).read_bytes()
