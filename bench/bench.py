@@ -41,9 +41,6 @@ FORMATS = ("html", "epub", "anki", "pdf")
 # The template the "one template changed" rebuild edits: the cover, which only the front matter shows.
 TEMPLATE = ROOT / "templates" / "pdf" / "frame.html.j2"
 TEMPLATE_EDIT = ('<p class="cover-version">', '<p class="cover-version" data-edition="bench">')
-# Characters no bundled font has (emoji in the corpus): the PDF build rightly fails on them, so the
-# benchmark's copy of the corpus goes without them.
-GLYPHLESS = re.compile("[\u2600-\u27bf\ufe0f\U0001f000-\U0001ffff]")
 LAYOUT = re.compile(r"^· pdf: laying out ")
 CHAPTERS = re.compile(r"^· pdf: (\w+): (\d+) of (\d+) chapters laid out")
 
@@ -151,10 +148,6 @@ def import_corpus(target: Path, corpus: Path) -> bool:
     if not corpus.is_dir():
         return False
     import_wethinkin(corpus, target)
-    for chapter in target.glob("*.md"):
-        text = chapter.read_text(encoding="utf-8")
-        if GLYPHLESS.search(text):
-            chapter.write_text(GLYPHLESS.sub("", text), encoding="utf-8")
     return True
 
 

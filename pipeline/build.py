@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import Cache, CachedOutput, OutputCache, content_key, file_key, tool_key
+from .cache import Cache, CachedOutput, OnDisk, OutputCache, content_key, file_key, tool_key
 from .cache import key as cache_key
 from .diagnostics import Diagnostic, HandbookError, Report
 from .model import Handbook
@@ -75,6 +75,11 @@ class Writer:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         return Staged(path=path, temporary=Path(tmp))
+
+    def keep(self, path: Path) -> Path:
+        """Count ``path`` as written by this build without touching it (it already holds the output)."""
+        self._claim(path)
+        return path
 
     def write_text(self, path: Path, text: str) -> Path:
         return self.write_bytes(path, text.encode("utf-8"))
@@ -149,6 +154,10 @@ def build(
 ) -> list[Path]:
     """Read the whole handbook, then run each requested renderer in registry order.
 
+    An output whose inputs did not change since a build that made it is taken from the cache instead
+    (and left alone when the copy on disk is still the one that build wrote); the handbook is read only
+    if some output has to be made.
+
     Every diagnostic, from reading or from a renderer, goes to ``on_diagnostic`` once, as it is found.
 
     :returns: the files and folders written.
@@ -162,68 +171,54 @@ def build(
     wanted = [name for name in RENDERERS if name in set(formats)]
     context = Context(options=options, report=Report(), progress=progress, writer=Writer())
     outputs = _OutputCache.open(content, options)
+    # Every key before any output is written: the Anki state is an input of the deck, then an output.
     cached = {name: outputs.load(name) for name in wanted} if outputs else {}
-    if outputs is not None and wanted and all(cached.values()):
-        # Nothing changed since a build that wrote these outputs: copy them, don't even read the handbook.
-        progress("unchanged: outputs from the cache")
-        return _restore(cached, context, on_diagnostic, strict)
 
-    try:
-        handbook, warnings = read(content)
-    except ContentError as exc:
-        for diagnostic in exc.diagnostics:
-            on_diagnostic(diagnostic)
-        raise
-    for warning in warnings:
-        on_diagnostic(warning)
-    if strict and warnings:
-        raise ContentError(warnings)
+    handbook: Handbook | None = None
+    reading: tuple[Diagnostic, ...] | None = None  # the reading warnings, once reported
+
+    def report_reading(warnings: tuple[Diagnostic, ...]) -> None:
+        nonlocal reading
+        if reading is None:
+            reading = warnings
+            for warning in warnings:
+                on_diagnostic(warning)
+            if strict and warnings:
+                raise ContentError(warnings)
 
     written: list[Path] = []
     shown = 0
     for name in wanted:
         hit = cached.get(name)
-        if outputs is not None and hit is not None:
+        paths = outputs.restore(hit, context) if outputs is not None and hit is not None else None
+        if hit is not None and paths is not None:
+            report_reading(hit.reading)  # the same warnings a reading would give: the content is the same
             progress(f"{name}: unchanged, from the cache")
-            paths = outputs.restore(hit, context)
             found: tuple[Diagnostic, ...] = hit.found
         else:
+            if handbook is None:
+                try:
+                    handbook, warnings = read(content)
+                except ContentError as exc:
+                    for diagnostic in exc.diagnostics:
+                        on_diagnostic(diagnostic)
+                    raise
+                report_reading(warnings)
             progress(f"building {name}")
             paths = list(RENDERERS[name](handbook, context))
             found = context.report.items[shown:]
             shown += len(found)
             if outputs is not None and not any(d.is_error for d in found):
-                outputs.save(name, paths, warnings, found)
+                outputs.save(name, paths, reading or (), found)
         written.extend(paths)
         for diagnostic in found:
             on_diagnostic(diagnostic)
         if any(d.is_error for d in found) or (strict and found):
             raise ContentError(found)
-    return written
-
-
-def _restore(
-    cached: dict[str, CachedOutput | None],
-    context: Context,
-    on_diagnostic: Callable[[Diagnostic], None],
-    strict: bool,
-) -> list[Path]:
-    """A build from cached outputs only: the same diagnostics, in the same order, and the same files."""
-    from .diagnostics import ContentError
-
-    hits = [hit for hit in cached.values() if hit is not None]
-    first = hits[0]
-    for warning in first.reading:
-        on_diagnostic(warning)
-    if strict and first.reading:
-        raise ContentError(first.reading)
-    written: list[Path] = []
-    for hit in hits:
-        written.extend(_OutputCache.restore_into(hit, context))
-        for diagnostic in hit.found:
-            on_diagnostic(diagnostic)
-        if strict and hit.found:
-            raise ContentError(hit.found)
+    if outputs is not None:
+        outputs.remember_on_disk()
+        if wanted and handbook is None:
+            progress("unchanged: outputs from the cache")
     return written
 
 
@@ -236,6 +231,7 @@ class _OutputCache:
         self.store = store
         self.base = base
         self.out_dir = out_dir
+        self.on_disk = OnDisk(store.cache, out_dir)
         self._keys: dict[str, str] = {}
 
     @classmethod
@@ -257,33 +253,52 @@ class _OutputCache:
         return cache_key(self.base, name, file_key(read_back, self.out_dir))
 
     def load(self, name: str) -> CachedOutput | None:
-        self._keys[name] = self.key(name)  # before the build: the Anki state is an input, then an output
+        self._keys[name] = self.key(name)
         return self.store.load(self._keys[name])
 
     def save(
         self, name: str, paths: Sequence[Path], reading: Sequence[Diagnostic], found: Sequence[Diagnostic]
     ) -> None:
         before = self._keys[name]
-        self.store.save(before, self.out_dir, paths, reading, found)
+        saved = self.store.save(before, self.out_dir, paths, reading, found)
+        self.on_disk.wrote(saved)
         after = self.key(name)
         if after != before:  # the output rewrote a file it reads back: a rebuild will ask with the new one
             self.store.save(after, self.out_dir, paths, reading, found)
 
-    def restore(self, hit: CachedOutput, context: Context) -> list[Path]:
-        return self.restore_into(hit, context, self.store)
-
-    @staticmethod
-    def restore_into(hit: CachedOutput, context: Context, store: OutputCache | None = None) -> list[Path]:
-        blobs = store or OutputCache(Cache(context.options.cache_dir))
-        out = context.options.out_dir
-        written = [context.writer.write_bytes(out / path, blobs.blob(digest)) for path, digest in hit.files]
+    def restore(self, hit: CachedOutput, context: Context) -> list[Path] | None:
+        """Put a cached output in place: files still as the last build wrote them are left alone, the
+        others are copied from the cache. None, with nothing written, when a copy is damaged."""
+        writer = context.writer
+        out = self.out_dir
+        kept = [(path, digest) for path, digest in hit.files if self.on_disk.unchanged(path, digest)]
+        folders = [(folder, items) for folder, items in hit.folders if not self.on_disk.unchanged_folder(folder, items)]
+        needed = {digest for path, digest in hit.files if (path, digest) not in kept}
+        needed |= {digest for _, items in folders for _, digest in items}
+        blobs = {digest: self.store.blob(digest) for digest in sorted(needed)}
+        if any(data is None for data in blobs.values()):
+            return None  # damaged: the output is made again, never patched
+        written: list[Path] = []
+        for path, digest in hit.files:
+            if (path, digest) in kept:
+                written.append(writer.keep(out / path))
+            else:
+                written.append(writer.write_bytes(out / path, blobs[digest] or b""))
+        changed = dict(folders)
         for folder, items in hit.folders:
+            if folder not in changed:
+                written.append(writer.keep(out / folder))
+                continue
 
             def fill(staging: Path, items: tuple[tuple[str, str], ...] = items) -> None:
                 for path, digest in items:
                     target = staging / path
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(blobs.blob(digest))
+                    target.write_bytes(blobs[digest] or b"")
 
-            written.append(context.writer.replace_dir(out / folder, fill))
+            written.append(writer.replace_dir(out / folder, fill))
+        self.on_disk.wrote(hit)
         return written
+
+    def remember_on_disk(self) -> None:
+        self.on_disk.save()

@@ -96,6 +96,10 @@ class Cache:
             return None
         return payload
 
+    def has(self, namespace: str, entry: str) -> bool:
+        """Whether ``entry`` is stored (not whether it is intact: ``get`` checks that)."""
+        return self.folder is not None and self._path(namespace, entry).is_file()
+
     def put(self, namespace: str, entry: str, payload: bytes) -> None:
         """Store ``payload`` atomically (a reader sees the old entry or the new one, never half)."""
         if self.folder is None:
@@ -184,16 +188,14 @@ class OutputCache:
         except (KeyError, TypeError, ValueError):
             return None
         hashes = [h for _, h in cached.files] + [h for _, items in cached.folders for _, h in items]
-        # A blob lost or damaged makes the whole output a miss: it is rebuilt, never patched.
-        if any(self.cache.get("blobs", h) is None for h in hashes):
+        # A blob lost makes the whole output a miss; a damaged one is found when it is read (``blob``).
+        if not all(self.cache.has("blobs", h) for h in hashes):
             return None
         return cached
 
-    def blob(self, digest: str) -> bytes:
-        data = self.cache.get("blobs", digest)
-        if data is None:
-            raise OSError(f"cache blob {digest} vanished")
-        return data
+    def blob(self, digest: str) -> bytes | None:
+        """A stored file's bytes; None when they are lost or damaged."""
+        return self.cache.get("blobs", digest)
 
     def save(
         self,
@@ -202,7 +204,7 @@ class OutputCache:
         written: Sequence[Path],
         reading: Sequence[Diagnostic],
         found: Sequence[Diagnostic],
-    ) -> None:
+    ) -> CachedOutput:
         files: list[list[str]] = []
         folders: list[list[Any]] = []
         for path in written:
@@ -220,6 +222,12 @@ class OutputCache:
             "found": [_encode(d) for d in found],
         }
         self.cache.put_record("outputs", entry, header)
+        return CachedOutput(
+            files=tuple((p, h) for p, h in files),
+            folders=tuple((d, tuple((p, h) for p, h in items)) for d, items in folders),
+            reading=tuple(reading),
+            found=tuple(found),
+        )
 
     def _store(self, path: Path) -> str:
         data = path.read_bytes()
@@ -227,6 +235,63 @@ class OutputCache:
         if self.cache.get("blobs", digest) is None:
             self.cache.put("blobs", digest, data)
         return digest
+
+
+class OnDisk:
+    """What the last builds wrote into an output folder: each file's sha256 with the size, modification
+    time, inode and change time it had just after the write. A file whose status is still the same holds
+    those bytes, so a rebuild that would copy the same bytes again leaves it alone (make and git trust
+    file status the same way); a file someone touched, replaced or removed is written again."""
+
+    def __init__(self, cache: Cache, out_dir: Path) -> None:
+        self.cache = cache
+        self.out_dir = out_dir
+        self.entry = key("on-disk", str(out_dir.resolve()))
+        record = cache.get_record("on-disk", self.entry)
+        self.files: dict[str, list[Any]] = dict(record[0].get("files", {})) if record else {}
+        self._changed = False
+
+    def unchanged(self, path: str, digest: str) -> bool:
+        known = self.files.get(path)
+        return known is not None and known[0] == digest and known[1:] == self._status(self.out_dir / path)
+
+    def unchanged_folder(self, folder: str, items: Sequence[tuple[str, str]]) -> bool:
+        """Every file of the folder unchanged, and no other file in it."""
+        root = self.out_dir / folder
+        present = {p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()} if root.is_dir() else None
+        if present != {path for path, _ in items}:
+            return False
+        return all(self.unchanged(f"{folder}/{path}", digest) for path, digest in items)
+
+    def wrote(self, output: CachedOutput) -> None:
+        """Record the status of ``output``'s files as they are now, just written or found intact."""
+        for path, digest in output.files:
+            self._record(path, digest)
+        for folder, items in output.folders:
+            for path, digest in items:
+                self._record(f"{folder}/{path}", digest)
+
+    def save(self) -> None:
+        if self._changed:
+            self.cache.put_record("on-disk", self.entry, {"files": self.files})
+            self._changed = False
+
+    def _record(self, path: str, digest: str) -> None:
+        status = self._status(self.out_dir / path)
+        value = [digest, *status] if status is not None else None
+        if value is None:
+            self._changed |= self.files.pop(path, None) is not None
+        elif self.files.get(path) != value:
+            self.files[path] = value
+            self._changed = True
+
+    @staticmethod
+    def _status(path: Path) -> list[int] | None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
 
 
 def _encode(diagnostic: Diagnostic) -> list[Any]:

@@ -126,3 +126,26 @@ def test_a_damaged_part_pdf_beside_an_intact_entry_is_laid_out_again(tmp_path: P
     lines, _ = _build(content, tmp_path / "b", cache)
     assert "pdf: book: 1 of 1 chapters laid out, the rest from the cache" in lines
     assert (tmp_path / "b" / OUTPUT_NAME).read_bytes() == (tmp_path / "a" / OUTPUT_NAME).read_bytes()
+
+
+def test_a_rebuild_leaves_intact_outputs_alone_and_repairs_touched_ones(tmp_path: Path, cache: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(MINI, content)
+    out = tmp_path / "out"
+    formats = ("html", "pdf")
+    _build(content, out, cache, formats)
+    pdf, page = out / OUTPUT_NAME, out / "html" / "index.xhtml"
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (pdf, page)}
+    good = {p: p.read_bytes() for p in (pdf, page)}
+
+    lines, _ = _build(content, out, cache, formats)
+    assert UNCHANGED in lines
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (pdf, page)} == before  # not even rewritten
+
+    pdf.write_bytes(b"%PDF- scribbled over")
+    page.write_bytes(good[page].replace(b"<body", b"<body data-edited='yes'"))
+    (out / "html" / "stray.txt").write_text("left by someone", encoding="utf-8")
+    lines, _ = _build(content, out, cache, formats)
+    assert UNCHANGED in lines  # still nothing to make: the outputs are copied back from the cache
+    assert pdf.read_bytes() == good[pdf] and page.read_bytes() == good[page]
+    assert not (out / "html" / "stray.txt").exists()
