@@ -28,6 +28,7 @@ import genanki
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
+from .archive import compress_type
 from .build import Context, Options
 from .diagnostics import HandbookError, Report
 from .model import (
@@ -490,13 +491,13 @@ def package(
         _add(archive, "collection.anki2", collection)
         _add(archive, "media", json.dumps({str(i): name for i, name in enumerate(used)}).encode())
         for index, name in enumerate(used):
-            _add(archive, str(index), by_name[name].data)
+            _add(archive, str(index), by_name[name].data, compress_type(name))
     return buffer.getvalue()
 
 
-def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+def _add(archive: zipfile.ZipFile, name: str, data: bytes, method: int = zipfile.ZIP_DEFLATED) -> None:
     info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = method
     info.external_attr = 0o644 << 16
     archive.writestr(info, data)
 

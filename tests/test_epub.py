@@ -63,6 +63,10 @@ def test_zip_layout_mimetype_first_and_stored(built: Built, book: zipfile.ZipFil
     names = book.namelist()
     assert names[1:] == sorted(names[1:])
     assert {i.date_time for i in book.infolist()} == {(2026, 1, 1, 0, 0, 0)}
+    # Compressed formats are stored as they are (deflating them again only costs time); text is deflated.
+    methods = {i.filename: i.compress_type for i in book.infolist()}
+    assert methods["EPUB/assets/images/pixel.png"] == zipfile.ZIP_STORED
+    assert {methods[n] for n in names if n.endswith((".xhtml", ".css", ".opf", ".ncx"))} == {zipfile.ZIP_DEFLATED}
 
 
 def test_metadata(book: zipfile.ZipFile) -> None:
