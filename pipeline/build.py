@@ -219,6 +219,8 @@ def build(
         outputs.remember_on_disk()
         if wanted and handbook is None:
             progress("unchanged: outputs from the cache")
+    if options.cache_dir is not None:
+        Cache(options.cache_dir).prune()
     return written
 
 

@@ -25,6 +25,11 @@ from typing import Any
 from .diagnostics import Diagnostic, Severity
 
 _DIGEST = 32  # sha256
+# The cache's size bound (HANDBOOK_CACHE_MB overrides it): a build of the 1,000-question corpus stores
+# ~350 MB (outputs, laid-out parts), and every edit stores the outputs that changed again.
+DEFAULT_LIMIT = 2 * 2**30
+# Tool resources, not build results: never pruned (deriving the fonts again takes a minute).
+_KEPT = frozenset({"fonts"})
 _ROOT = Path(__file__).resolve().parent.parent
 # Libraries whose version can change an output's bytes.
 _LIBRARIES = (
@@ -94,11 +99,51 @@ class Cache:
         if len(data) < _DIGEST or hashlib.sha256(payload).digest() != data[:_DIGEST]:
             path.unlink(missing_ok=True)  # damaged: rebuild it, and don't look at it again
             return None
+        self.touch(path)
         return payload
 
     def has(self, namespace: str, entry: str) -> bool:
-        """Whether ``entry`` is stored (not whether it is intact: ``get`` checks that)."""
-        return self.folder is not None and self._path(namespace, entry).is_file()
+        """Whether ``entry`` is stored (not whether it is intact: ``get`` checks that); counts as a use."""
+        if self.folder is None:
+            return False
+        path = self._path(namespace, entry)
+        return path.is_file() and self.touch(path)
+
+    @staticmethod
+    def touch(path: Path) -> bool:
+        """Mark a file of the cache as used now (``prune`` removes the least recently used first)."""
+        try:
+            os.utime(path)
+        except OSError:
+            return False
+        return True
+
+    def prune(self, limit: int | None = None) -> int:
+        """Remove the least recently used files until the cache holds at most ``limit`` bytes (by default
+        HANDBOOK_CACHE_MB megabytes, else 2 GiB), as ccache does. Any file may go: a lost entry, blob or
+        part PDF is a miss, made again when next needed. Returns the bytes removed."""
+        if self.folder is None or not self.folder.is_dir():
+            return 0
+        if limit is None:
+            limit = _limit_from_environment()
+        files: list[tuple[int, int, Path]] = []
+        for namespace in self.folder.iterdir():
+            if namespace.is_dir() and namespace.name not in _KEPT and not namespace.is_symlink():
+                for path in namespace.rglob("*"):
+                    try:
+                        stat = path.lstat()
+                    except OSError:
+                        continue
+                    if path.is_file():
+                        files.append((stat.st_mtime_ns, stat.st_size, path))
+        total = sum(size for _, size, _ in files)
+        removed = 0
+        for _, size, path in sorted(files):
+            if total - removed <= limit:
+                break
+            path.unlink(missing_ok=True)
+            removed += size
+        return removed
 
     def put(self, namespace: str, entry: str, payload: bytes) -> None:
         """Store ``payload`` atomically (a reader sees the old entry or the new one, never half)."""
@@ -137,6 +182,14 @@ class Cache:
     def _path(self, namespace: str, entry: str) -> Path:
         assert self.folder is not None
         return self.folder / namespace / entry[:2] / entry
+
+
+def _limit_from_environment() -> int:
+    value = os.environ.get("HANDBOOK_CACHE_MB", "")
+    try:
+        return int(float(value) * 2**20) if value.strip() else DEFAULT_LIMIT
+    except ValueError:
+        return DEFAULT_LIMIT
 
 
 # --- whole outputs -------------------------------------------------------------------------------

@@ -405,6 +405,7 @@ class _Engine:
             intact = False
         if not intact:
             return None  # the PDF beside the entry is missing or damaged: lay the part out again
+        self.cache.touch(path)
         try:
             return _Part(
                 path=str(path),

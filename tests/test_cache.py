@@ -3,6 +3,7 @@ they depend on changed."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -149,3 +150,20 @@ def test_a_rebuild_leaves_intact_outputs_alone_and_repairs_touched_ones(tmp_path
     assert UNCHANGED in lines  # still nothing to make: the outputs are copied back from the cache
     assert pdf.read_bytes() == good[pdf] and page.read_bytes() == good[page]
     assert not (out / "html" / "stray.txt").exists()
+
+
+def test_prune_removes_the_least_recently_used_and_keeps_the_fonts(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    for number, entry in enumerate(["aa" * 32, "bb" * 32, "cc" * 32]):
+        cache.put("blobs", entry, bytes(1000))
+        os.utime(tmp_path / "blobs" / entry[:2] / entry, ns=(number * 10**9, number * 10**9))
+    (tmp_path / "fonts").mkdir()
+    (tmp_path / "fonts" / "NotoSansSC.ttf").write_bytes(bytes(5000))
+    assert cache.get("blobs", "aa" * 32) is not None  # a use: now the most recent
+
+    removed = cache.prune(limit=2100)
+    assert removed == 1032
+    assert cache.has("blobs", "aa" * 32) and cache.has("blobs", "cc" * 32)
+    assert not cache.has("blobs", "bb" * 32)
+    assert (tmp_path / "fonts" / "NotoSansSC.ttf").exists()
+    assert cache.prune(limit=2100) == 0
