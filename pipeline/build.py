@@ -190,9 +190,14 @@ def build(
     shown = 0
     for name in wanted:
         hit = cached.get(name)
+        if hit is not None:
+            report_reading(hit.reading)  # what reading would report (the content is the same), before writing
+            if strict and hit.found:
+                for diagnostic in hit.found:
+                    on_diagnostic(diagnostic)
+                raise ContentError(hit.found)
         paths = outputs.restore(hit, context) if outputs is not None and hit is not None else None
         if hit is not None and paths is not None:
-            report_reading(hit.reading)  # the same warnings a reading would give: the content is the same
             progress(f"{name}: unchanged, from the cache")
             found: tuple[Diagnostic, ...] = hit.found
         else:

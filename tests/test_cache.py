@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.build import Options, build
 from pipeline.cache import Cache, key
-from pipeline.diagnostics import Diagnostic
+from pipeline.diagnostics import ContentError, Diagnostic
 from pipeline.pdf import OUTPUT_NAME
 from tests.test_pdf import EPOCH, MINI
 
@@ -167,3 +167,19 @@ def test_prune_removes_the_least_recently_used_and_keeps_the_fonts(tmp_path: Pat
     assert not cache.has("blobs", "bb" * 32)
     assert (tmp_path / "fonts" / "NotoSansSC.ttf").exists()
     assert cache.prune(limit=2100) == 0
+
+
+def test_strict_fails_on_cached_warnings_before_writing_anything(tmp_path: Path, cache: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(MINI, content)
+    chapter = content / "01-basics.md"
+    text = chapter.read_text(encoding="utf-8")
+    for warning in ("\n坏公式 $\\frac{a$。\n", ""):  # a renderer's warning, then a reader's
+        chapter.write_text(text + warning, encoding="utf-8")
+        if not warning:
+            chapter.write_text(text.replace("---\n", "---\nextra: 1\n", 1), encoding="utf-8")
+        _build(content, tmp_path / "a", cache, ("html",))
+        options = Options(out_dir=tmp_path / "b", cache_dir=cache, source_date_epoch=EPOCH, jobs=1)
+        with pytest.raises(ContentError):
+            build(content, ("html",), options, strict=True)
+        assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
