@@ -502,7 +502,8 @@ class _Edition:
         front matter's page count.
 
         ``front_pages`` is a guess of the front matter's length (checked, and corrected if wrong); without
-        it, the front matter is first laid out with unknown page numbers beside the chapters to learn it.
+        it, the length the last build found is the guess, and without that the front matter is first laid
+        out with unknown page numbers beside the chapters to learn it.
         ``on_numbers`` hears the page numbers as soon as they are known, once the front matter, the tag
         index and the stamps are started: the practice edition's chapters, which print them, follow.
         """
@@ -511,6 +512,8 @@ class _Edition:
         refs_of = [_chapter_refs(c) for c in handbook.chapters]
         numbers: dict[str, int] = {}  # anchor → page number; 0 (unknown) before the first layout
         self.ctx.progress(f"pdf: laying out the {self.name}'s chapters")
+        if front_pages is None:
+            front_pages = self._remembered_front_pages()
         placeholder = self._front(numbers, extra, with_index=with_index) if front_pages is None else None
         for round_number in range(_MAX_ROUNDS):
             jobs = [
@@ -557,7 +560,15 @@ class _Edition:
         _assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier(), self.destination)
         _release_memory()  # qpdf's objects are gone once _assemble returns
         engine.forget_finished()
+        engine.cache.put_record("hints", self._identifier("front-pages"), {"pages": front_pages})
         return _answer_pages(handbook, numbers), front_pages
+
+    def _remembered_front_pages(self) -> int | None:
+        """The front matter's length in the last build of this edition: a guess, checked like any other
+        (a wrong one costs one more layout of the front matter, as having none does)."""
+        record = self.engine.cache.get_record("hints", self._identifier("front-pages"))
+        pages = record[0].get("pages") if record is not None else None
+        return pages if isinstance(pages, int) and pages > 0 else None
 
     def start_chapters(self, extra: dict[str, Any]) -> None:
         """Start laying out the chapters as the first round of ``build`` will ask for them."""

@@ -132,3 +132,24 @@ def test_editing_one_answer_lays_out_only_its_chapter(content: Path, tmp_path: P
     assert "pdf: practice: 0 of 3 chapters laid out, the rest from the cache" in second  # no answer there
     book = tmp_path / "out2" / OUTPUT_NAME
     assert "再补一句" in squeeze(page_text(book, outline(book)[-1].page))
+
+
+def test_a_remembered_front_matter_length_right_or_wrong_gives_the_same_book(
+    content: Path, tmp_path: Path, same_fonts: None
+) -> None:
+    cache = tmp_path / "cache"
+    _build(content, tmp_path / "first", jobs=2, cache_dir=cache)
+    hints = [p for p in (cache / "hints").rglob("*") if p.is_file()]
+    assert len(hints) == 2  # the book's front matter length and the practice edition's
+
+    chapter = content / "03-third.md"  # a new title: the contents change, the chapters' layouts do not
+    chapter.write_text(chapter.read_text(encoding="utf-8").replace("## 回指", "## 回指与再读"), encoding="utf-8")
+    _build(content, tmp_path / "reference", jobs=1, cache_dir=None)
+    expected = _files(tmp_path / "reference")
+
+    _build(content, tmp_path / "guessed", jobs=2, cache_dir=cache)
+    assert _files(tmp_path / "guessed") == expected
+    with mock.patch.object(pdf_module._Edition, "_remembered_front_pages", lambda self: 1):  # wrong
+        shutil.rmtree(cache / "outputs")
+        _build(content, tmp_path / "wrong", jobs=2, cache_dir=cache)
+    assert _files(tmp_path / "wrong") == expected
