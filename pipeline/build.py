@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .cache import Cache, CachedOutput, OnDisk, OutputCache, content_key, file_key, tool_key
 from .cache import key as cache_key
@@ -44,12 +45,14 @@ class Options:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context:
     """What a renderer gets besides the handbook: options, a diagnostics sink, a progress line,
-    and the writer that guards outputs."""
+    the writer that guards outputs, and ``shared``: results of one build that several renderers use
+    (the HTML pages, which the EPUB packages too), by name."""
 
     options: Options
     report: Report
     progress: Progress
     writer: Writer
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 class Writer:

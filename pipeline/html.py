@@ -173,11 +173,15 @@ def link_href(url: str) -> str | None:
 
 
 def site(handbook: Handbook, ctx: Context) -> Site:
-    """Render every page of the handbook with MathML formulas.
+    """Every page of the handbook with MathML formulas, rendered once per build: both the HTML folder
+    and the EPUB call this (their pages are the same bytes)."""
+    made = ctx.shared.get("html.site")
+    if not isinstance(made, Site):
+        made = ctx.shared["html.site"] = _site(handbook, ctx)
+    return made
 
-    Both the HTML folder and the EPUB call this; diagnostics already in ``ctx.report`` (the other of
-    the two ran first) are not reported twice.
-    """
+
+def _site(handbook: Handbook, ctx: Context) -> Site:
     local = Report()
     math = math_hook(handbook, dataclasses.replace(ctx, report=local), "mathml")
     known = set(ctx.report.items)
