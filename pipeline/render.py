@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +85,10 @@ def _formatter() -> HtmlFormatter[str]:
     return HtmlFormatter(nowrap=True, classprefix="tok-")
 
 
+@lru_cache(maxsize=4096)
 def highlight(code: str, language: str) -> Markup:
-    """Code as HTML with Pygments' class-based spans (colors come from each output's CSS)."""
+    """Code as HTML with Pygments' class-based spans (colors come from each output's CSS): the same for
+    every output, so each block is highlighted once per build."""
     try:
         lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False) if language else None
     except ClassNotFound:
