@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache as memoize
@@ -30,6 +31,7 @@ _DIGEST = 32  # sha256
 DEFAULT_LIMIT = 2 * 2**30
 # Tool resources, not build results: never pruned (deriving the fonts again takes a minute).
 _KEPT = frozenset({"fonts"})
+_GRACE_NS = 10 * 60 * 10**9
 _ROOT = Path(__file__).resolve().parent.parent
 # Libraries whose version can change an output's bytes.
 _LIBRARIES = (
@@ -121,11 +123,14 @@ class Cache:
     def prune(self, limit: int | None = None) -> int:
         """Remove the least recently used files until the cache holds at most ``limit`` bytes (by default
         HANDBOOK_CACHE_MB megabytes, else 2 GiB), as ccache does. Any file may go: a lost entry, blob or
-        part PDF is a miss, made again when next needed. Returns the bytes removed."""
+        part PDF is a miss, made again when next needed. Files used in the last ten minutes stay, so a
+        build running beside this one (``make -j``) keeps what it has checked and is about to read.
+        Returns the bytes removed."""
         if self.folder is None or not self.folder.is_dir():
             return 0
         if limit is None:
             limit = _limit_from_environment()
+        recent = time.time_ns() - _GRACE_NS
         files: list[tuple[int, int, Path]] = []
         for namespace in self.folder.iterdir():
             if namespace.is_dir() and namespace.name not in _KEPT and not namespace.is_symlink():
@@ -138,8 +143,8 @@ class Cache:
                         files.append((stat.st_mtime_ns, stat.st_size, path))
         total = sum(size for _, size, _ in files)
         removed = 0
-        for _, size, path in sorted(files):
-            if total - removed <= limit:
+        for used, size, path in sorted(files):
+            if total - removed <= limit or used > recent:
                 break
             path.unlink(missing_ok=True)
             removed += size

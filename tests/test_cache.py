@@ -167,6 +167,7 @@ def test_prune_removes_the_least_recently_used_and_keeps_the_fonts(tmp_path: Pat
     assert not cache.has("blobs", "bb" * 32)
     assert (tmp_path / "fonts" / "NotoSansSC.ttf").exists()
     assert cache.prune(limit=2100) == 0
+    assert cache.prune(limit=0) == 0  # files used in the last minutes stay (a build beside this one)
 
 
 def test_strict_fails_on_cached_warnings_before_writing_anything(tmp_path: Path, cache: Path) -> None:
