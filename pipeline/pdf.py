@@ -30,6 +30,7 @@ import mimetypes
 import multiprocessing
 import os
 import re
+import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
@@ -266,6 +267,17 @@ def _lay_out(job: _Job, destination: str) -> _Part:
     )
 
 
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _fingerprint(part: _Part) -> str:
+    """What an assembly takes from a part: its PDF's bytes, its anchors (in any order: the cache stores
+    them sorted) and bookmarks."""
+    return repr((part.sha256, sorted(part.anchors.items()), part.bookmarks))
+
+
 def _release_memory() -> None:
     """Give memory freed by a layout or an assembly back to the system.
 
@@ -367,6 +379,39 @@ class _Engine:
     def _entry(self, job: _Job) -> str:
         return key(self.base_key, job.css, job.html, job.identifier, job.inputs)
 
+    def reuse_assembled(self, entry: str, destination: Path) -> bool:
+        """Copy an edition assembled before from the same parts to ``destination``, if the cache has it
+        intact (a rebuild that changed nothing of this edition, e.g. the practice edition after an
+        answer was edited, or a template the PDF does not use)."""
+        record = self.cache.get_record("editions", entry)
+        if record is None:
+            return False
+        path = self._pdf_path(entry)
+        try:
+            if _file_sha256(path) != record[0].get("sha256"):
+                return False
+            shutil.copyfile(path, destination)
+        except OSError:
+            return False
+        self.cache.touch(path)
+        return True
+
+    def keep_assembled(self, entry: str, source: Path) -> None:
+        """Keep a copy of an assembled edition for ``reuse_assembled``."""
+        if self.cache.folder is None:
+            return
+        target = self._pdf_path(entry)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".edition.", dir=target.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.cache.put_record("editions", entry, {"sha256": _file_sha256(target)})
+
     def _pdf_path(self, entry: str) -> Path:
         return self.parts / entry[:2] / f"{entry}.pdf"
 
@@ -399,8 +444,7 @@ class _Engine:
         header = record[0]
         path = self._pdf_path(entry)
         try:
-            with path.open("rb") as handle:
-                intact = hashlib.file_digest(handle, "sha256").hexdigest() == header["sha256"]
+            intact = _file_sha256(path) == header["sha256"]
         except (OSError, KeyError):
             intact = False
         if not intact:
@@ -556,9 +600,15 @@ class _Edition:
         front_part = front.result()
         for part in [front_part, *chapter_parts, *([back_part] if back_part else [])]:
             self.records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
-        self.ctx.progress(f"pdf: assembling the {self.name} ({plan.total} pages)")
-        _assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier(), self.destination)
-        _release_memory()  # qpdf's objects are gone once _assemble returns
+        parts = [front_part, *chapter_parts, *([back_part] if back_part else []), *stamp_parts]
+        assembled = key(engine.base_key, self._identifier(), repr(plan), *(_fingerprint(p) for p in parts))
+        if engine.reuse_assembled(assembled, self.destination):
+            self.ctx.progress(f"pdf: the {self.name} ({plan.total} pages) is made of unchanged parts: from the cache")
+        else:
+            self.ctx.progress(f"pdf: assembling the {self.name} ({plan.total} pages)")
+            _assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier(), self.destination)
+            _release_memory()  # qpdf's objects are gone once _assemble returns
+            engine.keep_assembled(assembled, self.destination)
         engine.forget_finished()
         engine.cache.put_record("hints", self._identifier("front-pages"), {"pages": front_pages})
         return _answer_pages(handbook, numbers), front_pages

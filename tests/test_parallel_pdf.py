@@ -130,6 +130,8 @@ def test_editing_one_answer_lays_out_only_its_chapter(content: Path, tmp_path: P
     second = _build(content, tmp_path / "out2", jobs=2, cache_dir=cache)
     assert "pdf: book: 1 of 3 chapters laid out, the rest from the cache" in second
     assert "pdf: practice: 0 of 3 chapters laid out, the rest from the cache" in second  # no answer there
+    assert any(line.startswith("pdf: assembling the book") for line in second)
+    assert any(line.startswith("pdf: the practice") and line.endswith("from the cache") for line in second)
     book = tmp_path / "out2" / OUTPUT_NAME
     assert "再补一句" in squeeze(page_text(book, outline(book)[-1].page))
 
