@@ -45,13 +45,15 @@ class Options:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context:
     """What a renderer gets besides the handbook: options, a diagnostics sink, a progress line,
-    the writer that guards outputs, and ``shared``: results of one build that several renderers use
-    (the HTML pages, which the EPUB packages too), by name."""
+    the writer that guards outputs, the outputs this build renders (rather than takes from the cache),
+    and ``shared``: results one renderer leaves for a later one (the HTML pages, which the EPUB
+    packages too), by name; the later one removes what it takes."""
 
     options: Options
     report: Report
     progress: Progress
     writer: Writer
+    renders: frozenset[str] = frozenset()
     shared: dict[str, Any] = field(default_factory=dict)
 
 
@@ -172,10 +174,11 @@ def build(
     from .writers import RENDERERS
 
     wanted = [name for name in RENDERERS if name in set(formats)]
-    context = Context(options=options, report=Report(), progress=progress, writer=Writer())
     outputs = _OutputCache.open(content, options)
     # Every key before any output is written: the Anki state is an input of the deck, then an output.
     cached = {name: outputs.load(name) for name in wanted} if outputs else {}
+    renders = frozenset(name for name in wanted if cached.get(name) is None)
+    context = Context(options=options, report=Report(), progress=progress, writer=Writer(), renders=renders)
 
     handbook: Handbook | None = None
     reading: tuple[Diagnostic, ...] | None = None  # the reading warnings, once reported

@@ -76,7 +76,8 @@ def page_properties(data: bytes) -> str:
 
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
-    site = html.site(handbook, ctx)
+    shared = ctx.shared.pop(html.SHARED_SITE, None)
+    site = shared if isinstance(shared, html.Site) else html.site(handbook, ctx)
     ctx.progress("epub: package")
     data = package(handbook, site, build_time(ctx.options.source_date_epoch), ctx)
     return [ctx.writer.write_bytes(ctx.options.out_dir / OUTPUT_NAME, data)]

@@ -172,16 +172,16 @@ def link_href(url: str) -> str | None:
     return url if urlsplit(url).scheme else None
 
 
+SHARED_SITE = "html.site"  # the key of the rendered site in ``Context.shared``, for the EPUB
+
+
 def site(handbook: Handbook, ctx: Context) -> Site:
-    """Every page of the handbook with MathML formulas, rendered once per build: both the HTML folder
-    and the EPUB call this (their pages are the same bytes)."""
-    made = ctx.shared.get("html.site")
-    if not isinstance(made, Site):
-        made = ctx.shared["html.site"] = _site(handbook, ctx)
-    return made
+    """Render every page of the handbook with MathML formulas.
 
-
-def _site(handbook: Handbook, ctx: Context) -> Site:
+    Both the HTML folder and the EPUB need this (the same bytes): when a build makes both, the HTML
+    renderer leaves its site in ``ctx.shared`` and the EPUB renderer takes it from there. Diagnostics
+    already in ``ctx.report`` are not reported twice.
+    """
     local = Report()
     math = math_hook(handbook, dataclasses.replace(ctx, report=local), "mathml")
     known = set(ctx.report.items)
@@ -260,6 +260,8 @@ def _read_assets(handbook: Handbook, ctx: Context) -> list[tuple[Asset, bytes]]:
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     """Write the offline HTML folder ``html/``."""
     pages = site(handbook, ctx)
+    if "epub" in ctx.renders:
+        ctx.shared[SHARED_SITE] = pages  # until the EPUB takes it: it holds every image's bytes
 
     def fill(folder: Path) -> None:
         for name, data in pages.files():
