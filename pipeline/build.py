@@ -272,12 +272,10 @@ class _OutputCache:
     def save(
         self, name: str, paths: Sequence[Path], reading: Sequence[Diagnostic], found: Sequence[Diagnostic]
     ) -> None:
-        before = self._keys[name]
-        saved = self.store.save(before, self.out_dir, paths, reading, found)
-        self.on_disk.wrote(saved)
-        after = self.key(name)
-        if after != before:  # the output rewrote a file it reads back: a rebuild will ask with the new one
-            self.store.save(after, self.out_dir, paths, reading, found)
+        # Also under the key as it is now when the output rewrote a file it reads back (the Anki state):
+        # a rebuild will ask with that one.
+        entries = dict.fromkeys([self._keys[name], self.key(name)])
+        self.on_disk.wrote(self.store.save(entries, self.out_dir, paths, reading, found))
 
     def restore(self, hit: CachedOutput, context: Context) -> list[Path] | None:
         """Put a cached output in place: files still as the last build wrote them are left alone, the

@@ -13,15 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache as memoize
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from .diagnostics import Diagnostic, Severity
 
@@ -38,6 +39,23 @@ _LIBRARIES = (
     "weasyprint", "pydyf", "pikepdf", "fonttools", "genanki", "Jinja2", "markdown-it-py", "mdit-py-plugins",
     "mdit-py-cjk-friendly", "Pygments", "PyYAML", "justmytype-intl-cjk", "fontpkg-source-code-pro",
 )  # fmt: skip
+
+
+def write_atomically(path: Path, fill: Callable[[BinaryIO], object]) -> None:
+    """Write a file of the cache (entries, derived fonts, formulas, fetched images, laid-out parts)
+    through a temporary file and a rename: a reader sees the old file or the new one, and a build
+    killed mid-write leaves no truncated file that looks valid. Readable by all, as a shared cache
+    must be (mkstemp creates 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name[:16]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)
+            fill(handle)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def key(*parts: str | bytes) -> str:
@@ -136,11 +154,11 @@ class Cache:
             if namespace.is_dir() and namespace.name not in _KEPT and not namespace.is_symlink():
                 for path in namespace.rglob("*"):
                     try:
-                        stat = path.lstat()
+                        status = path.lstat()
                     except OSError:
                         continue
-                    if path.is_file():
-                        files.append((stat.st_mtime_ns, stat.st_size, path))
+                    if stat.S_ISREG(status.st_mode):
+                        files.append((status.st_mtime_ns, status.st_size, path))
         total = sum(size for _, size, _ in files)
         removed = 0
         for used, size, path in sorted(files):
@@ -154,17 +172,12 @@ class Cache:
         """Store ``payload`` atomically (a reader sees the old entry or the new one, never half)."""
         if self.folder is None:
             return
-        path = self._path(namespace, entry)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".entry.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(hashlib.sha256(payload).digest())
-                handle.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        def fill(handle: BinaryIO) -> None:
+            handle.write(hashlib.sha256(payload).digest())
+            handle.write(payload)
+
+        write_atomically(self._path(namespace, entry), fill)
 
     def get_record(self, namespace: str, entry: str) -> tuple[dict[str, Any], bytes] | None:
         """A JSON header with a binary body (see ``put_record``); None on a miss or damage."""
@@ -257,12 +270,13 @@ class OutputCache:
 
     def save(
         self,
-        entry: str,
+        entries: Iterable[str],
         out_dir: Path,
         written: Sequence[Path],
         reading: Sequence[Diagnostic],
         found: Sequence[Diagnostic],
     ) -> CachedOutput:
+        """Store what a renderer wrote under each of ``entries`` (the files' bytes once)."""
         files: list[list[str]] = []
         folders: list[list[Any]] = []
         for path in written:
@@ -279,7 +293,8 @@ class OutputCache:
             "reading": [_encode(d) for d in reading],
             "found": [_encode(d) for d in found],
         }
-        self.cache.put_record("outputs", entry, header)
+        for entry in entries:
+            self.cache.put_record("outputs", entry, header)
         return CachedOutput(
             files=tuple((p, h) for p, h in files),
             folders=tuple((d, tuple((p, h) for p, h in items)) for d, items in folders),
@@ -290,7 +305,9 @@ class OutputCache:
     def _store(self, path: Path) -> str:
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        if self.cache.get("blobs", digest) is None:
+        # Not read back to check: a damaged blob is found (and removed) when an output is restored
+        # from it, and that output is then built and stored again.
+        if not self.cache.has("blobs", digest):
             self.cache.put("blobs", digest, data)
         return digest
 
@@ -346,10 +363,10 @@ class OnDisk:
     @staticmethod
     def _status(path: Path) -> list[int] | None:
         try:
-            stat = path.stat()
+            status = path.stat()
         except OSError:
             return None
-        return [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
+        return [status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns]
 
 
 def _encode(diagnostic: Diagnostic) -> list[Any]:

@@ -12,12 +12,11 @@ import array
 import hashlib
 import importlib.resources
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.cache import write_atomically
 from pipeline.diagnostics import ToolError
 
 CJK_FAMILY = "Noto Sans SC"
@@ -174,16 +173,7 @@ def _derive(source: Path, weight: int, target: Path) -> None:
             # updateFontNames renames the instance from the STAT table ("Noto Sans SC Bold"), which
             # is what PDF viewers show as the embedded font's name.
             instance = instantiateVariableFont(font, {"wght": weight}, updateFontNames=True)
-        # A temp file + rename: an interrupted build never leaves a truncated font that looks valid.
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".ttf")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                os.fchmod(file.fileno(), 0o644)  # mkstemp's 0600 would hide a shared cache from others
-                instance.save(file)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, instance.save)
     except OSError as error:
         raise FontError(f"cannot write the font instance {target}: {error}") from error
     except Exception as error:  # fontTools raises many kinds on a damaged source font

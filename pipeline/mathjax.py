@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from pipeline.cache import write_atomically
 from pipeline.diagnostics import ToolError
 
 MathFormat = Literal["svg", "mathml"]
@@ -175,17 +174,8 @@ class _Cache:
     def store(self, formula: Formula, rendered: Rendered) -> None:
         path = self._path(formula)
         data = {"key": self._entry(formula), "markup": rendered.markup, "error": rendered.error}
+        encoded = json.dumps(data, ensure_ascii=False).encode("utf-8")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Temp file + rename: a build killed mid-write never leaves a truncated entry behind.
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as file:
-                    os.fchmod(file.fileno(), 0o644)  # mkstemp's 0600 would hide a shared cache from others
-                    json.dump(data, file, ensure_ascii=False)
-                os.replace(temp, path)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            write_atomically(path, lambda handle: handle.write(encoded))
         except OSError as error:
             raise MathEngineError(f"cannot write the math cache at {path}: {error}") from error

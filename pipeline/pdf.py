@@ -28,7 +28,6 @@ import hashlib
 import logging
 import mimetypes
 import multiprocessing
-import os
 import re
 import shutil
 import tempfile
@@ -42,7 +41,7 @@ from typing import Any
 import pikepdf
 
 from .build import Context, Options
-from .cache import Cache, file_key, key
+from .cache import Cache, file_key, key, write_atomically
 from .config import CONFIG_NAME
 from .fonts import FontSet, ensure_fonts
 from .formulas import math_hook
@@ -235,7 +234,7 @@ def _lay_out(job: _Job, destination: str) -> _Part:
             stylesheets=[stylesheet], font_config=font_config
         )
         pdf = bytes(document.write_pdf(pdf_identifier=job.identifier.encode("ascii")))
-        _write_atomically(Path(destination), pdf)
+        write_atomically(Path(destination), lambda handle: handle.write(pdf))
     finally:
         logger.removeHandler(collector)
         logger.setLevel(level)
@@ -295,18 +294,6 @@ def _malloc_trim() -> Any:
         return ctypes.CDLL(None).malloc_trim  # glibc's, among the symbols the interpreter already loaded
     except (OSError, AttributeError):
         return None
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".part.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class _Engine:
@@ -401,15 +388,8 @@ class _Engine:
         if self.cache.folder is None:
             return
         target = self._pdf_path(entry)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".edition.", dir=target.parent)
-        os.close(fd)
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with source.open("rb") as assembled:
+            write_atomically(target, lambda handle: shutil.copyfileobj(assembled, handle))
         self.cache.put_record("editions", entry, {"sha256": _file_sha256(target)})
 
     def _pdf_path(self, entry: str) -> Path:

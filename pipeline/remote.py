@@ -8,13 +8,13 @@ cached, so the next build tries again.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from .cache import write_atomically
 
 MAX_BYTES = 10 * 1024 * 1024
 TIMEOUT_S = 10.0
@@ -61,7 +61,7 @@ class RemoteCache:
                 return cached
         data, content_type = self._download(url)
         target = self.folder / f"{key}{_SUFFIXES[content_type]}"
-        _write_atomically(target, data)
+        write_atomically(target, lambda handle: handle.write(data))
         return target
 
     def _download(self, url: str) -> tuple[bytes, str]:
@@ -94,14 +94,3 @@ class RemoteCache:
             raise FetchError(str(reason)) from error
         return b"".join(chunks), content_type
 
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
