@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -100,29 +101,29 @@ def test_a_changed_setting_or_damaged_blob_builds_again(tmp_path: Path, cache: P
     assert (tmp_path / "c" / OUTPUT_NAME).read_bytes() == (tmp_path / "b" / OUTPUT_NAME).read_bytes()
 
 
-def test_damaged_chapter_layouts_are_laid_out_again(tmp_path: Path, cache: Path) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(MINI, content)
-    _build(content, tmp_path / "a", cache)
-    for entry in (cache / "pdf-parts").rglob("*"):
+def _truncate_every_file(parts: Path) -> None:
+    for entry in parts.rglob("*"):
         if entry.is_file():
             entry.write_bytes(entry.read_bytes()[:100])
-    shutil.rmtree(cache / "outputs")
-    lines, _ = _build(content, tmp_path / "b", cache)
-    assert "pdf: book: 1 of 1 chapters laid out, the rest from the cache" in lines
-    assert (tmp_path / "b" / OUTPUT_NAME).read_bytes() == (tmp_path / "a" / OUTPUT_NAME).read_bytes()
 
 
-def test_a_damaged_part_pdf_beside_an_intact_entry_is_laid_out_again(tmp_path: Path, cache: Path) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(MINI, content)
-    _build(content, tmp_path / "a", cache)
-    pdfs = [p for p in (cache / "pdf-parts").rglob("*.pdf")]
-    assert pdfs  # the parts' PDFs are plain files the assembly opens in place
+def _flip_a_byte_of_each_pdf(parts: Path) -> None:
+    pdfs = list(parts.rglob("*.pdf"))
+    assert pdfs  # the parts' PDFs are plain files the assembly opens in place, beside intact entries
     for pdf in pdfs:
         data = bytearray(pdf.read_bytes())
         data[len(data) // 2] ^= 0xFF  # same size, one byte off
         pdf.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate_every_file, _flip_a_byte_of_each_pdf])
+def test_damaged_chapter_layouts_are_laid_out_again(
+    tmp_path: Path, cache: Path, damage: Callable[[Path], None]
+) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(MINI, content)
+    _build(content, tmp_path / "a", cache)
+    damage(cache / "pdf-parts")
     shutil.rmtree(cache / "outputs")
     lines, _ = _build(content, tmp_path / "b", cache)
     assert "pdf: book: 1 of 1 chapters laid out, the rest from the cache" in lines
