@@ -286,15 +286,16 @@ class _OutputCache:
         folders = [(folder, items) for folder, items in hit.folders if not self.on_disk.unchanged_folder(folder, items)]
         needed = {digest for path, digest in hit.files if (path, digest) not in kept}
         needed |= {digest for _, items in folders for _, digest in items}
-        blobs = {digest: self.store.blob(digest) for digest in sorted(needed)}
-        if any(data is None for data in blobs.values()):
+        loaded = {digest: self.store.blob(digest) for digest in sorted(needed)}
+        blobs = {digest: data for digest, data in loaded.items() if data is not None}
+        if len(blobs) < len(loaded):
             return None  # damaged: the output is made again, never patched
         written: list[Path] = []
         for path, digest in hit.files:
             if (path, digest) in kept:
                 written.append(writer.keep(out / path))
             else:
-                written.append(writer.write_bytes(out / path, blobs[digest] or b""))
+                written.append(writer.write_bytes(out / path, blobs[digest]))
         changed = dict(folders)
         for folder, items in hit.folders:
             if folder not in changed:
@@ -305,7 +306,7 @@ class _OutputCache:
                 for path, digest in items:
                     target = staging / path
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(blobs[digest] or b"")
+                    target.write_bytes(blobs[digest])
 
             written.append(writer.replace_dir(out / folder, fill))
         self.on_disk.wrote(hit)
