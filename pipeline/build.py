@@ -12,6 +12,7 @@ from typing import Any
 from .cache import Cache, CachedOutput, OnDisk, OutputCache, content_key, file_key, tool_key
 from .cache import key as cache_key
 from .diagnostics import Diagnostic, HandbookError, Report
+from .locations import SOURCE_ROOT
 from .model import Handbook
 from .parser import load_handbook
 
@@ -39,7 +40,7 @@ class Options:
     jobs: int = 1
     chapters: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    project_root: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent)
+    project_root: Path = SOURCE_ROOT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from .diagnostics import Diagnostic, Severity
+from .locations import NODE_LOCK_FILE, PACKAGE, SOURCE_ROOT, TEMPLATES
 
 _DIGEST = 32  # sha256
 # The cache's size bound (HANDBOOK_CACHE_MB overrides it): a build of the 1,000-question corpus stores
@@ -33,7 +34,6 @@ DEFAULT_LIMIT = 2 * 2**30
 # Tool resources, not build results: never pruned (deriving the fonts again takes a minute).
 _KEPT = frozenset({"fonts"})
 _GRACE_NS = 10 * 60 * 10**9
-_ROOT = Path(__file__).resolve().parent.parent
 # Libraries whose version can change an output's bytes.
 _LIBRARIES = (
     "weasyprint", "pydyf", "pikepdf", "fonttools", "genanki", "Jinja2", "markdown-it-py", "mdit-py-plugins",
@@ -85,10 +85,10 @@ def tool_key() -> str:
     """What every cached result depends on besides its own inputs: the pipeline's source and templates,
     MathJax's lock file, the Python and library versions. Computed once per process."""
     files = [
-        *(_ROOT / "pipeline").rglob("*.py"),
-        *(_ROOT / "pipeline").rglob("*.mjs"),
-        *(p for p in (_ROOT / "templates").rglob("*") if p.is_file()),
-        _ROOT / "package-lock.json",
+        *PACKAGE.rglob("*.py"),
+        *PACKAGE.rglob("*.mjs"),
+        *(p for p in TEMPLATES.rglob("*") if p.is_file()),
+        NODE_LOCK_FILE,
     ]
     versions: list[str] = [sys.version]
     for name in _LIBRARIES:
@@ -96,7 +96,7 @@ def tool_key() -> str:
             versions.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{name} missing")
-    return key(file_key(files, _ROOT), *versions)
+    return key(file_key(files, SOURCE_ROOT), *versions)
 
 
 class Cache:

@@ -18,11 +18,12 @@ from typing import Any, Literal, get_args
 
 from pipeline.cache import write_atomically
 from pipeline.diagnostics import ToolError
+from pipeline.locations import MATHJAX_SCRIPT, SOURCE_ROOT
 
 MathFormat = Literal["svg", "mathml"]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = Path(__file__).resolve().parent / "mathjax" / "tex.mjs"
+PROJECT_ROOT = SOURCE_ROOT
+SCRIPT = MATHJAX_SCRIPT
 
 # MathJax needs ~3 ms a formula after a ~0.2 s start; these limits only catch a hung process.
 _TIMEOUT_BASE_S = 60.0
