@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 from .archive import compress_type
 from .build import Context, Options
 from .diagnostics import HandbookError, Report
+from .locations import TEMPLATES
 from .model import (
     Asset,
     Chapter,
@@ -43,7 +44,7 @@ from .model import (
     body_inlines,
     walk_inlines,
 )
-from .render import TEMPLATES, Hooks, environment, pygments_css, question_anchor
+from .render import Hooks, environment, pygments_css, question_anchor
 
 DECK_FILE = "handbook.apkg"
 STATE_FILE = "anki-state.json"

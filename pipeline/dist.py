@@ -15,8 +15,8 @@ from . import anki, epub, html, pdf
 from .archive import build_time, zip_bytes
 from .build import Options, Progress, Writer, build, read
 from .diagnostics import Diagnostic, HandbookError
+from .locations import TEMPLATES
 from .model import Metadata
-from .render import TEMPLATES
 
 # What readers get, in the order the README presents it.
 BUNDLED = (pdf.OUTPUT_NAME, pdf.PRACTICE_NAME, epub.OUTPUT_NAME, html.OUTPUT_DIR, anki.DECK_FILE)

@@ -20,8 +20,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from . import html
 from .archive import build_time, zip_bytes
 from .build import Context
+from .locations import TEMPLATES
 from .model import Handbook
-from .render import TEMPLATES
 
 OUTPUT_NAME = "handbook.epub"
 PACKAGE_DIR = PurePosixPath("EPUB")

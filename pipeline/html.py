@@ -21,6 +21,7 @@ from jinja2 import Template
 from .build import Context
 from .diagnostics import Report
 from .formulas import math_hook
+from .locations import TEMPLATES
 from .model import (
     Asset,
     Chapter,
@@ -38,7 +39,7 @@ from .model import (
     Strong,
     Text,
 )
-from .render import TEMPLATES, Hooks, environment, pygments_css, question_anchor
+from .render import Hooks, environment, pygments_css, question_anchor
 
 OUTPUT_DIR = "html"
 TITLE_PAGE = "index.xhtml"

@@ -45,6 +45,7 @@ from .cache import Cache, file_key, key, write_atomically
 from .config import CONFIG_NAME
 from .fonts import FontSet, ensure_fonts
 from .formulas import math_hook
+from .locations import TEMPLATES
 from .model import (
     Asset,
     Body,
@@ -59,7 +60,7 @@ from .model import (
     walk_inlines,
 )
 from .remote import FetchError, RemoteCache
-from .render import TEMPLATES, Hooks, chapter_anchor, environment, pygments_css, question_anchor
+from .render import Hooks, chapter_anchor, environment, pygments_css, question_anchor
 
 OUTPUT_NAME = "handbook.pdf"
 PRACTICE_NAME = "handbook-practice.pdf"
