@@ -29,7 +29,7 @@ from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from .archive import compress_type
-from .build import Context, Options
+from .context import Context, Options
 from .diagnostics import HandbookError, Report
 from .locations import TEMPLATES
 from .model import (

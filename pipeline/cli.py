@@ -10,8 +10,11 @@ from pathlib import Path
 
 import click
 
-from .build import Options, build
+from .build import build
+from .context import Options
 from .diagnostics import ContentError, Diagnostic, HandbookError
+from .dist import bundle
+from .importers import import_wethinkin
 from .parser import check as check_content
 from .parser import load_handbook
 from .stats import COUNTS, handbook_stats
@@ -163,8 +166,6 @@ def import_group() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary, no warnings.")
 def import_wethinkin_command(src: Path, out: Path, quiet: bool) -> None:
     """Import a checkout of 《三年面试五年模拟》 (WeThinkIn) from SRC into a content folder."""
-    from .importers import import_wethinkin
-
     try:
         summary = import_wethinkin(src, out)
     except HandbookError as exc:
@@ -185,8 +186,6 @@ def import_wethinkin_command(src: Path, out: Path, quiet: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet: bool) -> None:
     """Build every format and zip them with a README into handbook-<version>.zip."""
-    from .dist import bundle
-
     options = Options(out_dir=out, cache_dir=cache_dir, source_date_epoch=_source_date_epoch(),
                       jobs=os.cpu_count() or 1)
 

@@ -30,19 +30,24 @@ class Diagnostic:
 
 
 class Report:
-    """Collects diagnostics while reading; the one place they are created."""
+    """Collects diagnostics; the one place they are created. Each diagnostic is kept once: two outputs
+    that find the same problem (an invalid formula, rendered as SVG and as MathML) report it once."""
 
     def __init__(self) -> None:
-        self._items: list[Diagnostic] = []
+        self._items: dict[Diagnostic, None] = {}  # a dict as an ordered set
 
     def error(self, path: PurePath | str, line: int | None, message: str) -> None:
-        self._items.append(Diagnostic(path=path, line=line, severity=Severity.ERROR, message=message))
+        self.add(Diagnostic(path=path, line=line, severity=Severity.ERROR, message=message))
 
     def warning(self, path: PurePath | str, line: int | None, message: str) -> None:
-        self._items.append(Diagnostic(path=path, line=line, severity=Severity.WARNING, message=message))
+        self.add(Diagnostic(path=path, line=line, severity=Severity.WARNING, message=message))
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self._items.setdefault(diagnostic, None)
 
     def extend(self, items: Iterable[Diagnostic]) -> None:
-        self._items.extend(items)
+        for item in items:
+            self.add(item)
 
     @property
     def items(self) -> tuple[Diagnostic, ...]:

@@ -13,10 +13,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import anki, epub, html, pdf
 from .archive import build_time, zip_bytes
-from .build import Options, Progress, Writer, build, read
+from .build import build, read
+from .context import Options, Progress, Writer
 from .diagnostics import Diagnostic, HandbookError
 from .locations import TEMPLATES
 from .model import Metadata
+from .writers import FORMATS
 
 # What readers get, in the order the README presents it.
 BUNDLED = (pdf.OUTPUT_NAME, pdf.PRACTICE_NAME, epub.OUTPUT_NAME, html.OUTPUT_DIR, anki.DECK_FILE)
@@ -43,8 +45,6 @@ def bundle(
     :raises ContentError: when the content has errors (or warnings, with ``strict``).
     :raises HandbookError: when a renderer did not write a file the bundle needs.
     """
-    from .writers import FORMATS
-
     written = build(content, FORMATS, options, progress=progress, on_diagnostic=on_diagnostic, strict=strict)
     handbook, _ = read(content)
     out = options.out_dir

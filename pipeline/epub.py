@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import html
 from .archive import build_time, zip_bytes
-from .build import Context
+from .context import Context
 from .locations import TEMPLATES
 from .model import Handbook
 
@@ -76,8 +76,7 @@ def page_properties(data: bytes) -> str:
 
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
-    shared = ctx.shared.pop(html.SHARED_SITE, None)
-    site = shared if isinstance(shared, html.Site) else html.site(handbook, ctx)
+    site = ctx.handoff.take(html.SITE) or html.site(handbook, ctx)
     ctx.progress("epub: package")
     data = package(handbook, site, build_time(ctx.options.source_date_epoch), ctx)
     return [ctx.writer.write_bytes(ctx.options.out_dir / OUTPUT_NAME, data)]

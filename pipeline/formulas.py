@@ -12,7 +12,8 @@ from typing import Literal
 
 from markupsafe import Markup, escape
 
-from .build import Context
+from .context import Context
+from .mathjax import Formula, MathEngine
 from .model import Body, Handbook, Math, MathBlock, block_inlines, body_blocks, walk_inlines
 
 MathHook = Callable[[Math | MathBlock], Markup]
@@ -45,12 +46,10 @@ def is_display(node: Math | MathBlock) -> bool:
 
 def math_hook(handbook: Handbook, ctx: Context, fmt: Literal["svg", "mathml"]) -> MathHook:
     """Render all formulas of ``handbook`` (through the cache) and return the template hook."""
-    from .mathjax import Formula, MathEngine
-
     located = list(located_math(handbook))
     formulas = {Formula(tex=node.tex, display=is_display(node)) for _, node in located}
     cache_dir = ctx.options.cache_dir
-    engine = MathEngine(cache_dir=cache_dir, project_root=ctx.options.project_root)
+    engine = MathEngine(cache_dir=cache_dir)
     ctx.progress(f"math: {len(formulas)} formulas ({fmt})")
     rendered = engine.render(sorted(formulas, key=lambda f: (f.tex, f.display)), fmt) if formulas else {}
 

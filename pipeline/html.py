@@ -8,7 +8,6 @@ no scripts, nothing fetched from the network.
 
 from __future__ import annotations
 
-import dataclasses
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +17,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Template
 
-from .build import Context
-from .diagnostics import Report
+from .context import Context, HandoffKey
 from .formulas import math_hook
 from .locations import TEMPLATES
 from .model import (
@@ -173,20 +171,17 @@ def link_href(url: str) -> str | None:
     return url if urlsplit(url).scheme else None
 
 
-SHARED_SITE = "html.site"  # the key of the rendered site in ``Context.shared``, for the EPUB
+# The rendered site, handed from the HTML renderer to the EPUB's when a build makes both.
+SITE: HandoffKey[Site] = HandoffKey("html.site")
 
 
 def site(handbook: Handbook, ctx: Context) -> Site:
     """Render every page of the handbook with MathML formulas.
 
     Both the HTML folder and the EPUB need this (the same bytes): when a build makes both, the HTML
-    renderer leaves its site in ``ctx.shared`` and the EPUB renderer takes it from there. Diagnostics
-    already in ``ctx.report`` are not reported twice.
+    renderer hands its site to the EPUB renderer (``SITE``).
     """
-    local = Report()
-    math = math_hook(handbook, dataclasses.replace(ctx, report=local), "mathml")
-    known = set(ctx.report.items)
-    ctx.report.extend(d for d in local.items if d not in known)
+    math = math_hook(handbook, ctx, "mathml")
 
     pages_of = {q.id: chapter_file(c) for c in handbook.chapters for q in c.questions}
 
@@ -262,7 +257,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     """Write the offline HTML folder ``html/``."""
     pages = site(handbook, ctx)
     if "epub" in ctx.renders:
-        ctx.shared[SHARED_SITE] = pages  # until the EPUB takes it: it holds every image's bytes
+        ctx.handoff.put(SITE, pages)  # until the EPUB takes it: it holds every image's bytes
 
     def fill(folder: Path) -> None:
         for name, data in pages.files():

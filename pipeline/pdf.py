@@ -40,9 +40,9 @@ from typing import Any
 
 import pikepdf
 
-from .build import Context, Options
 from .cache import Cache, file_key, key, write_atomically
 from .config import CONFIG_NAME
+from .context import Context, Options
 from .fonts import FontSet, ensure_fonts
 from .formulas import math_hook
 from .locations import TEMPLATES

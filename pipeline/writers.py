@@ -1,15 +1,15 @@
-"""The output registry: format name → render function, in the order a full build runs them."""
+"""The output registry: format name → renderer, in the order a full build runs them."""
 
 from __future__ import annotations
 
 from . import anki, epub, html, pdf
-from .build import Renderer
+from .context import Renderer
 
 RENDERERS: dict[str, Renderer] = {
-    "html": html.render,
-    "epub": epub.render,
-    "anki": anki.render,
-    "pdf": pdf.render,
+    "html": Renderer(render=html.render),
+    "epub": Renderer(render=epub.render),
+    "anki": Renderer(render=anki.render, reads_back=(anki.STATE_FILE,)),
+    "pdf": Renderer(render=pdf.render),
 }
 
 FORMATS = tuple(RENDERERS)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.build import Writer
 from pipeline.cli import main
+from pipeline.context import Writer
 
 from .conftest import FIXTURES, MakeContent
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from pipeline import dist, writers
 from pipeline.build import Options
 from pipeline.cli import main
+from pipeline.context import Renderer
 from pipeline.diagnostics import HandbookError
 from pipeline.parser import load_handbook
 
@@ -77,8 +78,8 @@ def test_cli_rebuild_is_byte_identical(bundled: Path, cache_dir: Path, tmp_path:
 
 
 def test_missing_output_is_an_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(writers.RENDERERS, "pdf", lambda handbook, ctx: [])
-    monkeypatch.setitem(writers.RENDERERS, "anki", lambda handbook, ctx: [])
+    monkeypatch.setitem(writers.RENDERERS, "pdf", Renderer(render=lambda handbook, ctx: []))
+    monkeypatch.setitem(writers.RENDERERS, "anki", Renderer(render=lambda handbook, ctx: []))
     with pytest.raises(HandbookError, match=r"did not write handbook\.pdf, handbook-practice\.pdf"):
         dist.bundle(MINI, Options(out_dir=tmp_path, cache_dir=None))
     result = CliRunner().invoke(main, ["dist", "-q", "--content", str(MINI), "--out", str(tmp_path / "x")])

@@ -1,0 +1,174 @@
+"""What every renderer receives besides the handbook: the build's options, a context with the
+diagnostics sink and progress line, and the writer that guards the output folder.
+
+A leaf module: it imports nothing else of the pipeline but diagnostics and the model, so renderers,
+the registry and the build can all import it without a cycle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from .diagnostics import HandbookError, Report
+from .model import Handbook
+
+Progress = Callable[[str], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    """Settings for one build, shared by every output.
+
+    :param out_dir: where outputs are written (``handbook.pdf``, ``html/``, …).
+    :param cache_dir: where derived fonts, rendered formulas, laid-out PDF parts and whole outputs are kept
+        between builds (pipeline/cache.py); None disables it.
+    :param source_date_epoch: the timestamp written into outputs, for reproducible builds.
+    :param fetch_remote: fetch remote images (otherwise they become placeholders with their URL).
+    :param jobs: worker processes for outputs that parallelize.
+    :param chapters: only these chapter ids (Anki subset builds); empty means all.
+    :param tags: only questions with one of these tags (Anki subset builds); empty means all.
+    """
+
+    out_dir: Path
+    cache_dir: Path | None = None
+    source_date_epoch: int | None = None
+    fetch_remote: bool = False
+    jobs: int = 1
+    chapters: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffKey(Generic[T]):
+    """The name of a result one renderer hands to a later one, typed by what it holds."""
+
+    name: str
+
+
+class Handoff:
+    """Results one renderer leaves for a later one in the same build (the rendered HTML pages, which the
+    EPUB packages too). The later one ``take``\\s what it needs, which also lets it go."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, object] = {}
+
+    def put(self, key: HandoffKey[T], value: T) -> None:
+        self._values[key.name] = value
+
+    def take(self, key: HandoffKey[T]) -> T | None:
+        value = self._values.pop(key.name, None)
+        return value  # type: ignore[return-value]  # put() stored a T under this key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    """What a renderer gets besides the handbook: options, a diagnostics sink, a progress line, the
+    writer that guards outputs, the outputs this build renders (rather than takes from the cache) and
+    the handoff between renderers."""
+
+    options: Options
+    report: Report
+    progress: Progress
+    writer: Writer
+    renders: frozenset[str] = frozenset()
+    handoff: Handoff = field(default_factory=Handoff)
+
+
+Render = Callable[[Handbook, Context], Sequence[Path]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Renderer:
+    """One entry of the output registry (pipeline/writers.py).
+
+    :param render: writes the output's files and returns their paths.
+    :param reads_back: files of the output folder the renderer reads as input besides the content
+        (the Anki state): they are part of the output's cache key.
+    """
+
+    render: Render
+    reads_back: tuple[str, ...] = ()
+
+
+class Writer:
+    """Writes output files atomically (temporary file, then rename) and refuses to write one path
+    twice in a build, so two outputs can never silently overwrite each other."""
+
+    def __init__(self) -> None:
+        self._written: set[Path] = set()
+
+    def write_bytes(self, path: Path, data: bytes) -> Path:
+        staged = self.stage(path)
+        try:
+            staged.temporary.write_bytes(data)
+            return staged.commit()
+        finally:
+            staged.discard()
+
+    def stage(self, path: Path) -> Staged:
+        """A temporary file beside ``path`` to fill (by name: a library can write to it), then ``commit``
+        in place of ``path``, or ``discard``."""
+        self._claim(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        return Staged(path=path, temporary=Path(tmp))
+
+    def keep(self, path: Path) -> Path:
+        """Count ``path`` as written by this build without touching it (it already holds the output)."""
+        self._claim(path)
+        return path
+
+    def write_text(self, path: Path, text: str) -> Path:
+        return self.write_bytes(path, text.encode("utf-8"))
+
+    def replace_dir(self, path: Path, fill: Callable[[Path], None]) -> Path:
+        """Build a whole folder beside ``path`` with ``fill``, then swap it in."""
+        self._claim(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            fill(staging)
+            staging.chmod(0o755)
+            old = path.with_name(f".{path.name}.old")
+            if old.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            if path.exists():
+                path.rename(old)
+            staging.rename(path)
+            if old.exists():
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return path
+
+    def _claim(self, path: Path) -> None:
+        resolved = path.resolve()
+        if resolved in self._written:
+            raise HandbookError(f"{path}: this build already wrote that file")
+        self._written.add(resolved)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Staged:
+    """An output being written: ``temporary`` becomes ``path`` on ``commit``."""
+
+    path: Path
+    temporary: Path
+
+    def commit(self) -> Path:
+        os.chmod(self.temporary, 0o644)
+        os.replace(self.temporary, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary file if it was not committed (a no-op after ``commit``)."""
+        self.temporary.unlink(missing_ok=True)
