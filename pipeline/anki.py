@@ -28,9 +28,12 @@ import genanki
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
+from .anki_state import STATE_FILE as STATE_FILE
+from .anki_state import Stamps
 from .archive import compress_type
 from .context import Context, Options
 from .diagnostics import HandbookError, Report
+from .labels import labels
 from .locations import TEMPLATES
 from .model import (
     Asset,
@@ -41,14 +44,11 @@ from .model import (
     MathBlock,
     Question,
     RemoteImage,
-    body_inlines,
-    walk_inlines,
+    walk_question,
 )
 from .render import Hooks, environment, pygments_css, question_anchor
 
 DECK_FILE = "handbook.apkg"
-STATE_FILE = "anki-state.json"
-STATE_FORMAT = 1
 FIELDS = ("Question", "Answer", "Chapter", "Tags shown", "Source")
 CODE_STYLE_DAY = "default"
 CODE_STYLE_NIGHT = "monokai"
@@ -67,7 +67,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     media = media_files(handbook, selection, ctx.report)
     if len(ctx.report.errors) > errors:
         return []  # the build stops on the reported errors; the previous deck stays as it was
-    env = _environment(media)
+    env = _environment(media, handbook.meta.language)
     fields = env.get_template("anki/fields.html.j2").module
     notes = [_note_content(handbook, chapter, question, position, media, fields=fields)
              for position, chapter, question in selection]
@@ -155,7 +155,7 @@ def media_name(data: bytes, suffix: str) -> str:
 def media_files(handbook: Handbook, selection: Sequence[Selected], report: Report) -> dict[Asset, MediaFile]:
     """The images the selected questions show, keyed by asset; unreadable ones are reported and left out."""
     found: dict[Asset, MediaFile] = {}
-    for asset in sorted({a for _, _, q in selection for a in question_assets(q)}, key=lambda a: a.path):
+    for asset in sorted({a for _, c, q in selection for a in question_assets(c, q)}, key=lambda a: a.path):
         path = handbook.root / asset.path
         try:
             data = path.read_bytes()
@@ -166,9 +166,10 @@ def media_files(handbook: Handbook, selection: Sequence[Selected], report: Repor
     return found
 
 
-def question_assets(question: Question) -> list[Asset]:
-    nodes = [*walk_inlines(question.title), *body_inlines(question.answer)]
-    return [n.target for n in nodes if isinstance(n, Image) and isinstance(n.target, Asset)]
+def question_assets(chapter: Chapter, question: Question) -> list[Asset]:
+    return [
+        n.target for n, _ in walk_question(chapter, question) if isinstance(n, Image) and isinstance(n.target, Asset)
+    ]
 
 
 # --- fields -----------------------------------------------------------------------------------------
@@ -181,7 +182,7 @@ def anki_math(node: Math | MathBlock) -> Markup:
     return Markup(opening) + escape(node.tex) + Markup(closing)
 
 
-def _environment(media: Mapping[Asset, MediaFile]) -> Environment:
+def _environment(media: Mapping[Asset, MediaFile], language: str) -> Environment:
     def image_src(target: Asset | RemoteImage) -> str | None:
         if isinstance(target, RemoteImage):
             return None  # the partial shows the URL as a link
@@ -194,7 +195,7 @@ def _environment(media: Mapping[Asset, MediaFile]) -> Environment:
         # A card cannot open another card; the anchor keeps the markup valid and the CSS shows it as text.
         question_href=lambda qid: f"#{question_anchor(qid)}",
     )
-    return environment(hooks)
+    return environment(hooks, language=language)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -221,7 +222,7 @@ def _note_content(
     handbook: Handbook, chapter: Chapter, question: Question, position: int,
     media: Mapping[Asset, MediaFile], *, fields: Any,
 ) -> NoteContent:
-    assets = question_assets(question)
+    assets = question_assets(chapter, question)
     values = (
         fields.question_field(question),
         fields.answer_field(question),
@@ -309,108 +310,6 @@ def _note_type_content(handbook: Handbook, env: Environment) -> NoteTypeContent:
     )
 
 
-# --- note times -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Stamp:
-    digest: str
-    modified: int
-    removed: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Stamps:
-    """The modification time of each note (and of the note type) as last written, with a digest of what
-    was written then. Kept in ``anki-state.json`` next to the deck.
-
-    A time stays put while its digest is unchanged, so re-importing an unchanged deck changes nothing.
-    When the digest changes the time becomes ``max(base, previous + 1)``: always newer than anything this
-    state ever wrote, whatever the clock or ``SOURCE_DATE_EPOCH`` say. ``base`` is ``SOURCE_DATE_EPOCH``
-    when set, otherwise the newest modification time of the files the note is made from; it is also the
-    time of a note the state has never seen (a new question, or a lost state file).
-    """
-
-    handbook_id: str
-    note_type: Stamp | None
-    notes: Mapping[str, Stamp]
-
-    @staticmethod
-    def load(path: Path, handbook_id: str, report: Report) -> Stamps:
-        empty = Stamps(handbook_id=handbook_id, note_type=None, notes={})
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return empty
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            report.warning(path, None, f"unreadable Anki state, note times start afresh: {exc}")
-            return empty
-        try:
-            if data["format"] != STATE_FORMAT or data["handbook"] != handbook_id:
-                return empty
-            note_type = _stamp(data["note_type"]) if data.get("note_type") else None
-            notes = {str(qid): _stamp(entry) for qid, entry in dict(data["notes"]).items()}
-        except (KeyError, TypeError, ValueError) as exc:
-            report.warning(path, None, f"unreadable Anki state, note times start afresh: {exc!r}")
-            return empty
-        return Stamps(handbook_id=handbook_id, note_type=note_type, notes=notes)
-
-    def updated(
-        self, handbook: Handbook, *, note_type: tuple[str, int], notes: Mapping[str, tuple[str, int]],
-    ) -> Stamps:
-        """The stamps after writing ``notes`` (question id → (digest, base time)). Questions of the
-        handbook left out of a subset build keep their stamps; questions gone from it are marked."""
-        present = {q.id for q in handbook.questions}
-        merged = {
-            qid: stamp if qid in present else Stamp(digest=stamp.digest, modified=stamp.modified, removed=True)
-            for qid, stamp in self.notes.items()
-        }
-        for qid, (digest, base) in notes.items():
-            merged[qid] = _next_stamp(self.notes.get(qid), digest, base)
-        return Stamps(
-            handbook_id=self.handbook_id,
-            note_type=_next_stamp(self.note_type, *note_type),
-            notes=dict(sorted(merged.items())),
-        )
-
-    def newly_removed(self, handbook: Handbook) -> list[str]:
-        present = {q.id for q in handbook.questions}
-        return sorted(qid for qid, stamp in self.notes.items() if qid not in present and not stamp.removed)
-
-    def modified(self, question_id: str) -> int:
-        return self.notes[question_id].modified
-
-    def dumps(self) -> str:
-        def entry(stamp: Stamp) -> dict[str, Any]:
-            out: dict[str, Any] = {"digest": stamp.digest, "modified": stamp.modified}
-            if stamp.removed:
-                out["removed"] = True
-            return out
-
-        data = {
-            "format": STATE_FORMAT,
-            "handbook": self.handbook_id,
-            "note_type": entry(self.note_type) if self.note_type else None,
-            "notes": {qid: entry(stamp) for qid, stamp in sorted(self.notes.items())},
-        }
-        return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-
-
-def _stamp(entry: Any) -> Stamp:
-    modified = entry["modified"]
-    if not isinstance(modified, int) or isinstance(modified, bool) or modified < 0:
-        raise ValueError(f"bad time {modified!r}")
-    return Stamp(digest=str(entry["digest"]), modified=modified, removed=bool(entry.get("removed", False)))
-
-
-def _next_stamp(previous: Stamp | None, digest: str, base: int) -> Stamp:
-    if previous is None:
-        return Stamp(digest=digest, modified=base)
-    if previous.digest == digest:
-        return Stamp(digest=digest, modified=previous.modified)
-    return Stamp(digest=digest, modified=max(base, previous.modified + 1))
-
-
 def _template_paths() -> tuple[Path, ...]:
     return tuple(sorted(p for pattern in _TEMPLATE_FILES for p in TEMPLATES.glob(pattern) if p.is_file()))
 
@@ -452,7 +351,7 @@ def package(
         model_id=handbook.meta.anki.model_id,
         name=note_type.name,
         fields=[{"name": name} for name in FIELDS],
-        templates=[{"name": "问答", "qfmt": note_type.front, "afmt": note_type.back}],
+        templates=[{"name": labels(handbook.meta.language)["card"], "qfmt": note_type.front, "afmt": note_type.back}],
         css=note_type.css,
         sort_field_index=0,
     )

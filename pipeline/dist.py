@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from . import anki, epub, html, pdf
 from .archive import build_time, zip_bytes
 from .build import build, read
 from .context import Options, Progress, Writer
 from .diagnostics import Diagnostic, HandbookError
-from .locations import TEMPLATES
 from .model import Metadata
+from .render import environment
 from .writers import FORMATS
 
 # What readers get, in the order the README presents it.
@@ -73,9 +71,6 @@ def bundle(
 def readme(meta: Metadata, files: tuple[str, ...]) -> str:
     """The bundle's README in the handbook's language (Chinese for zh-*, else English)."""
     language = meta.language.split("-", 1)[0].lower()
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)), autoescape=False, undefined=StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-    )
+    env = environment(language=meta.language, autoescape=False)
     template = env.get_template(f"dist/README.{language if language in README_LANGUAGES else 'en'}.txt.j2")
     return template.render(meta=meta, files=files)

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from . import html
 from .archive import build_time, zip_bytes
 from .context import Context
-from .locations import TEMPLATES
 from .model import Handbook
+from .render import environment
 
 OUTPUT_NAME = "handbook.epub"
 PACKAGE_DIR = PurePosixPath("EPUB")
@@ -87,10 +85,7 @@ def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -
     items = _manifest(site, ctx)
     by_href = {item.href: item for item in items}
     spine = [by_href[page.name].id for page in site.pages]
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-    )
+    env = environment(language=handbook.meta.language)
     book_id = identifier(handbook)
     opf = env.get_template("epub/package.opf.j2").render(
         handbook=handbook, identifier=book_id, modified=modified(when), items=items, spine=spine,

@@ -7,37 +7,22 @@ result to the shared templates as ``Hooks.math``. Invalid TeX becomes a located 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import PurePosixPath
 from typing import Literal
 
 from markupsafe import Markup, escape
 
 from .context import Context
 from .mathjax import Formula, MathEngine
-from .model import Body, Handbook, Math, MathBlock, block_inlines, body_blocks, walk_inlines
+from .model import Handbook, Math, MathBlock, Source, walk
 
 MathHook = Callable[[Math | MathBlock], Markup]
 
 
-def located_math(handbook: Handbook) -> Iterator[tuple[PurePosixPath, Math | MathBlock]]:
-    """Every formula with the file it was written in, in document order."""
-
-    def in_body(body: Body) -> Iterator[Math | MathBlock]:
-        for block in body_blocks(body):
-            if isinstance(block, MathBlock):
-                yield block
-            yield from (n for n in block_inlines(block) if isinstance(n, Math))
-
-    for chapter in handbook.chapters:
-        path = chapter.source.path
-        for node in in_body(chapter.intro):
-            yield path, node
-        for question in chapter.questions:
-            for inline in walk_inlines(question.title):
-                if isinstance(inline, Math):
-                    yield path, inline
-            for node in in_body(question.answer):
-                yield path, node
+def located_math(handbook: Handbook) -> Iterator[tuple[Source, Math | MathBlock]]:
+    """Every formula with the place it was written, in document order."""
+    for node, place in walk(handbook):
+        if isinstance(node, Math | MathBlock):
+            yield place.source, node
 
 
 def is_display(node: Math | MathBlock) -> bool:
@@ -53,13 +38,11 @@ def math_hook(handbook: Handbook, ctx: Context, fmt: Literal["svg", "mathml"]) -
     ctx.progress(f"math: {len(formulas)} formulas ({fmt})")
     rendered = engine.render(sorted(formulas, key=lambda f: (f.tex, f.display)), fmt) if formulas else {}
 
-    reported: set[tuple[PurePosixPath, int, str]] = set()
-    for path, node in located:
+    for source, node in located:
         result = rendered[Formula(tex=node.tex, display=is_display(node))]
-        key = (path, node.line, node.tex)
-        if result.error is not None and key not in reported:
-            reported.add(key)
-            ctx.report.warning(path, node.line or None, f"invalid formula {node.tex!r}: {result.error}")
+        if result.error is not None:
+            line = node.line or None
+            ctx.report.warning(source.path, line, f"invalid formula {node.tex!r}: {result.error}")
 
     def hook(node: Math | MathBlock) -> Markup:
         result = rendered[Formula(tex=node.tex, display=is_display(node))]

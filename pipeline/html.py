@@ -19,6 +19,7 @@ from jinja2 import Template
 
 from .context import Context, HandoffKey
 from .formulas import math_hook
+from .labels import labels
 from .locations import TEMPLATES
 from .model import (
     Asset,
@@ -46,44 +47,6 @@ STYLESHEET = "handbook.css"
 COVER_IMAGE = "cover.svg"
 ASSET_DIR = PurePosixPath("assets")  # content images keep their relative path below this folder
 CODE_STYLE = "friendly"
-
-# Interface words of the pages, by the handbook's primary language subtag; the answer text itself
-# is never translated. Unknown languages get English.
-LABELS: dict[str, dict[str, str]] = {
-    "zh": {
-        "chapter": "第 {number} 章",
-        "contents": "目录",
-        "previous": "上一页",
-        "next": "下一页",
-        "navigation": "翻页",
-        "landmarks": "导览",
-        "title_page": "扉页",
-        "start": "开始阅读",
-        "author": "作者",
-        "version": "版本",
-        "license": "许可",
-        "source_note": "来源",
-    },
-    "en": {
-        "chapter": "Chapter {number}",
-        "contents": "Contents",
-        "previous": "Previous",
-        "next": "Next",
-        "navigation": "Page navigation",
-        "landmarks": "Landmarks",
-        "title_page": "Title page",
-        "start": "Start reading",
-        "author": "Author",
-        "version": "Version",
-        "license": "License",
-        "source_note": "Source",
-    },
-}
-
-
-def labels(language: str) -> dict[str, str]:
-    return LABELS.get(language.split("-", 1)[0].lower(), LABELS["en"])
-
 
 def chapter_file(chapter: Chapter) -> str:
     """The page of a chapter, named by its id so that bookmarks survive reordering."""
@@ -195,8 +158,8 @@ def site(handbook: Handbook, ctx: Context) -> Site:
         question_href=lambda qid: f"{pages_of[qid]}#{question_anchor(qid)}",
         link_href=link_href,
     )
+    env = environment(hooks, {"handbook": handbook, "stylesheet": STYLESHEET}, language=handbook.meta.language)
     words = labels(handbook.meta.language)
-    env = environment(hooks, {"labels": words, "handbook": handbook, "stylesheet": STYLESHEET})
     toc = contents(handbook)
 
     first_page = chapter_file(handbook.chapters[0]) if handbook.chapters else CONTENTS_PAGE

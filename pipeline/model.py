@@ -10,7 +10,9 @@ Every node has a ``kind`` class attribute; templates dispatch on it, one macro p
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
@@ -102,6 +104,7 @@ class Image:
     alt: str
     target: Asset | RemoteImage
     title: str = ""
+    line: int = field(default=0, compare=False)  # source line, for diagnostics about the image
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -325,83 +328,98 @@ class Handbook:
     @property
     def assets(self) -> tuple[Asset, ...]:
         """Every local asset referenced anywhere, once each, sorted by path."""
-        found: set[Asset] = set()
-        for chapter in self.chapters:
-            found.update(_assets_in_body(chapter.intro))
-            for question in chapter.questions:
-                found.update(_assets_in_inlines(question.title))
-                found.update(_assets_in_body(question.answer))
+        found = {n.target for n, _ in walk(self) if isinstance(n, Image) and isinstance(n.target, Asset)}
         return tuple(sorted(found, key=lambda a: a.path.as_posix()))
 
 
-def walk_inlines(nodes: tuple[Inline, ...]) -> list[Inline]:
-    """Every inline node in ``nodes``, depth first."""
-    out: list[Inline] = []
+# --- the walker ---------------------------------------------------------------------------------
+
+Node = Block | Inline
+
+
+def descendants(items: Iterable[Node]) -> Iterator[Node]:
+    """Every node of ``items`` and below, depth first in reading order: a block, then the inlines it
+    carries, then the blocks nested in it. The one walk over answer trees; every collector uses it."""
+    for node in items:
+        yield node
+        if isinstance(node, Emph | Strong | Strikeout | Link | Paragraph | Heading):
+            yield from descendants(node.children)
+        elif isinstance(node, Figure):
+            yield from descendants((node.image,))
+        elif isinstance(node, Table):
+            for cell in (*node.header, *(c for row in node.rows for c in row)):
+                yield from descendants(cell.children)
+        elif isinstance(node, BulletList | OrderedList):
+            for item in node.items:
+                yield from descendants(item.blocks)
+        elif isinstance(node, BlockQuote):
+            yield from descendants(node.blocks)
+
+
+def body_nodes(body: Body) -> Iterator[Node]:
+    """Every node of a body, its footnotes last."""
+    yield from descendants(body.blocks)
+    for note in body.footnotes:
+        yield from descendants(note.blocks)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Place:
+    """Where a node stands: its chapter, its question (None in a chapter's introduction) and its source:
+    the node's own line where it carries one (formulas, images), else its question's or chapter's."""
+
+    chapter: Chapter
+    question: Question | None
+    source: Source
+
+
+def walk(where: Handbook | Chapter) -> Iterator[tuple[Node, Place]]:
+    """Every node of a handbook or a chapter with its place, in reading order: each chapter's
+    introduction, then each question's title and answer."""
+    for chapter in where.chapters if isinstance(where, Handbook) else (where,):
+        yield from _located(body_nodes(chapter.intro), chapter, None, chapter.source)
+        for question in chapter.questions:
+            yield from walk_question(chapter, question)
+
+
+def walk_question(chapter: Chapter, question: Question) -> Iterator[tuple[Node, Place]]:
+    """Every node of one question, title first, with its place."""
+    nodes = itertools.chain(descendants(question.title), body_nodes(question.answer))
+    yield from _located(nodes, chapter, question, question.source)
+
+
+def _located(
+    nodes: Iterable[Node], chapter: Chapter, question: Question | None, source: Source
+) -> Iterator[tuple[Node, Place]]:
+    here = Place(chapter=chapter, question=question, source=source)
     for node in nodes:
-        out.append(node)
-        if isinstance(node, Emph | Strong | Strikeout | Link):
-            out.extend(walk_inlines(node.children))
-    return out
+        line = node.line if isinstance(node, Math | MathBlock | Image) else 0
+        if line:
+            yield node, Place(chapter=chapter, question=question, source=Source(path=source.path, line=line))
+        else:
+            yield node, here
 
 
-def walk_blocks(blocks: tuple[Block, ...]) -> list[Block]:
+def walk_inlines(nodes: Iterable[Inline]) -> list[Inline]:
+    """Every inline node in ``nodes``, depth first."""
+    return [n for n in descendants(nodes) if not isinstance(n, _BLOCKS)]
+
+
+def walk_blocks(blocks: Iterable[Block]) -> list[Block]:
     """Every block node in ``blocks``, depth first."""
-    out: list[Block] = []
-    for block in blocks:
-        out.append(block)
-        if isinstance(block, BulletList | OrderedList):
-            for item in block.items:
-                out.extend(walk_blocks(item.blocks))
-        elif isinstance(block, BlockQuote):
-            out.extend(walk_blocks(block.blocks))
-    return out
+    return [n for n in descendants(blocks) if isinstance(n, _BLOCKS)]
 
 
 def body_blocks(body: Body) -> list[Block]:
     """Every block of a body, footnotes included."""
-    out = walk_blocks(body.blocks)
-    for note in body.footnotes:
-        out.extend(walk_blocks(note.blocks))
-    return out
-
-
-def block_inlines(block: Block) -> list[Inline]:
-    """Every inline node directly carried by ``block`` (not its nested blocks)."""
-    if isinstance(block, Paragraph | Heading):
-        return walk_inlines(block.children)
-    if isinstance(block, Figure):
-        return [block.image]
-    if isinstance(block, Table):
-        cells = block.header + tuple(c for row in block.rows for c in row)
-        return [n for cell in cells for n in walk_inlines(cell.children)]
-    return []
+    return [n for n in body_nodes(body) if isinstance(n, _BLOCKS)]
 
 
 def body_inlines(body: Body) -> list[Inline]:
-    return [n for b in body_blocks(body) for n in block_inlines(b)]
+    """Every inline of a body, footnotes included."""
+    return [n for n in body_nodes(body) if not isinstance(n, _BLOCKS)]
 
 
-def _assets_in_inlines(nodes: tuple[Inline, ...]) -> list[Asset]:
-    return [n.target for n in walk_inlines(nodes) if isinstance(n, Image) and isinstance(n.target, Asset)]
-
-
-def _assets_in_body(body: Body) -> list[Asset]:
-    return [
-        n.target for n in body_inlines(body) if isinstance(n, Image) and isinstance(n.target, Asset)
-    ]
-
-
-def math_in(handbook: Handbook) -> list[Math | MathBlock]:
-    """Every formula of the handbook, in document order (titles, intros, answers)."""
-    out: list[Math | MathBlock] = []
-    for chapter in handbook.chapters:
-        bodies = [chapter.intro]
-        for question in chapter.questions:
-            out.extend(n for n in walk_inlines(question.title) if isinstance(n, Math))
-            bodies.append(question.answer)
-        for body in bodies:
-            for block in body_blocks(body):
-                if isinstance(block, MathBlock):
-                    out.append(block)
-                out.extend(n for n in block_inlines(block) if isinstance(n, Math))
-    return out
+_BLOCKS = (
+    Paragraph, Heading, CodeBlock, MathBlock, Figure, BulletList, OrderedList, BlockQuote, Table, ThematicBreak,
+)

@@ -7,9 +7,10 @@ is written. Templates present; Python decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -19,8 +20,9 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from .labels import difficulty, labels
 from .locations import TEMPLATES
-from .model import Asset, Math, MathBlock, Question, RemoteImage
+from .model import Asset, Math, MathBlock, RemoteImage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,26 +42,44 @@ class Hooks:
     link_href: Callable[[str], str | None] = str
 
 
-def environment(hooks: Hooks, extra_globals: Mapping[str, Any] | None = None) -> Environment:
-    """A template environment for one output: autoescape, strict undefined, the shared partials."""
+def environment(
+    hooks: Hooks | None = None,
+    extra_globals: Mapping[str, Any] | None = None,
+    *,
+    language: str,
+    autoescape: bool = True,
+    search_path: Sequence[Path] = (TEMPLATES,),
+) -> Environment:
+    """The template environment of one output, the only place one is made: strict undefined, the
+    shared partials, the interface words of ``language`` as ``labels``, and the output's ``hooks``
+    (outputs that render no model elements, such as the EPUB's package files, have none).
+
+    :param autoescape: False only for plain-text templates (the bundle's README).
+    :param search_path: template folders, the project's own first.
+    """
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
+        loader=FileSystemLoader([str(path) for path in search_path]),
+        autoescape=autoescape,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    words = labels(language)
     env.globals.update(
-        math=hooks.math,
-        image_src=hooks.image_src,
-        question_href=hooks.question_href,
-        link_href=hooks.link_href,
+        labels=words,
         highlight=highlight,
         question_anchor=question_anchor,
         chapter_anchor=chapter_anchor,
-        difficulty_label=difficulty_label,
+        difficulty_label=lambda question: difficulty(words, question.difficulty),
     )
+    if hooks is not None:
+        env.globals.update(
+            math=hooks.math,
+            image_src=hooks.image_src,
+            question_href=hooks.question_href,
+            link_href=hooks.link_href,
+        )
     if extra_globals:
         env.globals.update(extra_globals)
     return env
@@ -72,10 +92,6 @@ def question_anchor(question_id: str) -> str:
 
 def chapter_anchor(chapter_id: str) -> str:
     return f"ch-{chapter_id}"
-
-
-def difficulty_label(question: Question) -> str:
-    return {1: "基础", 2: "进阶", 3: "困难"}.get(question.difficulty or 0, "")
 
 
 @cache

@@ -4,68 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import (
-    Block,
-    Body,
-    Code,
-    CodeBlock,
-    Figure,
-    Handbook,
-    Image,
-    Inline,
-    Math,
-    MathBlock,
-    Question,
-    Table,
-    Text,
-    block_inlines,
-    body_blocks,
-)
+from .model import Body, Code, CodeBlock, Handbook, Image, Math, MathBlock, Question, Table, Text, body_nodes
 
 COUNTS = ("answer_chars", "code_blocks", "math", "tables", "images")
 
 
 def question_stats(question: Question) -> dict[str, Any]:
-    blocks = body_blocks(question.answer)
-    inlines = [n for b in blocks for n in block_inlines(b)]
+    nodes = list(body_nodes(question.answer))
     return {
         "id": question.id,
         "title": question.title_text,
         "tags": list(question.tags),
         "answer_chars": answer_chars(question.answer),
-        "code_blocks": sum(isinstance(b, CodeBlock) for b in blocks),
-        "math": sum(isinstance(b, MathBlock) for b in blocks) + sum(isinstance(n, Math) for n in inlines),
-        "tables": sum(isinstance(b, Table) for b in blocks),
-        "images": sum(isinstance(n, Image) for n in inlines),
+        "code_blocks": sum(isinstance(n, CodeBlock) for n in nodes),
+        "math": sum(isinstance(n, Math | MathBlock) for n in nodes),
+        "tables": sum(isinstance(n, Table) for n in nodes),
+        "images": sum(isinstance(n, Image) for n in nodes),
     }
 
 
 def answer_chars(body: Body) -> int:
     """Characters of visible answer text: prose, inline code, code blocks and TeX, without whitespace."""
     total = 0
-    for block in body_blocks(body):
-        total += _block_chars(block)
+    for node in body_nodes(body):
+        if isinstance(node, Text | Code):
+            total += _count(node.text)
+        elif isinstance(node, CodeBlock):
+            total += _count(node.code)
+        elif isinstance(node, Math | MathBlock):
+            total += _count(node.tex)
+        elif isinstance(node, Image):
+            total += _count(node.alt)
     return total
-
-
-def _block_chars(block: Block) -> int:
-    if isinstance(block, CodeBlock):
-        return _count(block.code)
-    if isinstance(block, MathBlock):
-        return _count(block.tex)
-    if isinstance(block, Figure):
-        return _count(block.image.alt)
-    return sum(_inline_chars(n) for n in block_inlines(block))
-
-
-def _inline_chars(node: Inline) -> int:
-    if isinstance(node, Text | Code):
-        return _count(node.text)
-    if isinstance(node, Math):
-        return _count(node.tex)
-    if isinstance(node, Image):
-        return _count(node.alt)
-    return 0
 
 
 def _count(text: str) -> int:

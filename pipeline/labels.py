@@ -1,0 +1,75 @@
+"""The words every output adds around the content, one table per language.
+
+Chosen by the handbook's primary language subtag (``zh-CN`` → ``zh``); unknown languages get English.
+The answer text itself is never translated. Templates read these as ``labels.<name>``; entries with
+``{…}`` fields are formatted where they are used.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+Labels = MappingProxyType[str, str]
+
+_TABLES: Final[dict[str, dict[str, str]]] = {
+    "zh": {
+        "chapter": "第 {number} 章",
+        "contents": "目录",
+        "previous": "上一页",
+        "next": "下一页",
+        "navigation": "翻页",
+        "landmarks": "导览",
+        "title_page": "扉页",
+        "start": "开始阅读",
+        "author": "作者",
+        "version": "版本",
+        "license": "许可",
+        "source_note": "来源",
+        "image": "图片",
+        "tag_index": "标签索引",
+        "practice_edition": "练习版",
+        "answer_key": "答案见《{title}》第 {page} 页",
+        "page_ref_before": "（第 ",
+        "page_ref_after": " 页）",
+        "difficulty_1": "基础",
+        "difficulty_2": "进阶",
+        "difficulty_3": "困难",
+        "card": "问答",
+    },
+    "en": {
+        "chapter": "Chapter {number}",
+        "contents": "Contents",
+        "previous": "Previous",
+        "next": "Next",
+        "navigation": "Page navigation",
+        "landmarks": "Landmarks",
+        "title_page": "Title page",
+        "start": "Start reading",
+        "author": "Author",
+        "version": "Version",
+        "license": "License",
+        "source_note": "Source",
+        "image": "Image",
+        "tag_index": "Tag index",
+        "practice_edition": "Practice edition",
+        "answer_key": "Answer: {title}, page {page}",
+        "page_ref_before": " (p. ",
+        "page_ref_after": ")",
+        "difficulty_1": "basic",
+        "difficulty_2": "intermediate",
+        "difficulty_3": "advanced",
+        "card": "Q&A",
+    },
+}
+LANGUAGES = tuple(_TABLES)
+
+
+def labels(language: str) -> Labels:
+    """The table for ``language`` (a BCP 47 tag such as ``zh-CN``), English when there is none."""
+    return MappingProxyType(_TABLES.get(language.split("-", 1)[0].lower(), _TABLES["en"]))
+
+
+def difficulty(words: Labels, level: int | None) -> str:
+    """The label of a difficulty level (1–3), "" when there is none."""
+    return words.get(f"difficulty_{level}", "") if level else ""

@@ -1,0 +1,117 @@
+"""What both PDF editions show around the chapters, decided in Python: the frame's values (cover,
+metadata, page settings), the tag index, the ruled lines of the practice edition, the build date."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..config import CONFIG_NAME
+from ..context import Context, Options
+from ..labels import Labels
+from ..locations import TEMPLATES
+from ..model import Chapter, Handbook, Question
+
+OUTPUT_NAME = "handbook.pdf"
+PRACTICE_NAME = "handbook-practice.pdf"
+
+# A light Pygments style: colored tokens on a pale background print well in color and in grey.
+CODE_STYLE = "friendly"
+STYLESHEET = TEMPLATES / "pdf" / "pdf.css"
+
+# handbook.toml's margins go into CSS verbatim, so only plain lengths pass.
+_MARGINS = re.compile(r"(?:\d+(?:\.\d+)?(?:mm|cm|in|pt|pc|px|Q)\s+){0,3}\d+(?:\.\d+)?(?:mm|cm|in|pt|pc|px|Q)")
+# Ruled lines under each question of the practice edition, by difficulty.
+_ANSWER_LINES = {1: 7, 2: 10, 3: 14}
+_DEFAULT_ANSWER_LINES = 10
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagEntry:
+    """One entry of the tag index: a tag and its questions, in book order."""
+
+    tag: str
+    questions: tuple[tuple[Chapter, Question], ...]
+
+
+def answer_lines(question: Question) -> int:
+    """How many ruled lines the practice edition leaves for answering ``question``."""
+    return _ANSWER_LINES.get(question.difficulty or 0, _DEFAULT_ANSWER_LINES)
+
+
+def tag_index(handbook: Handbook) -> tuple[TagEntry, ...]:
+    """Every tag with its questions, tags sorted by code point, questions in book order."""
+    found: dict[str, list[tuple[Chapter, Question]]] = {}
+    for chapter in handbook.chapters:
+        for question in chapter.questions:
+            for tag in question.tags:
+                found.setdefault(tag, []).append((chapter, question))
+    return tuple(TagEntry(tag=tag, questions=tuple(found[tag])) for tag in sorted(found))
+
+
+def build_date(handbook: Handbook, options: Options) -> datetime:
+    """The date printed on the cover and stored in the metadata: SOURCE_DATE_EPOCH, else the newest
+    source file's modification time (so an unchanged source gives an unchanged PDF)."""
+    if options.source_date_epoch is not None:
+        return datetime.fromtimestamp(options.source_date_epoch, tz=UTC)
+    sources = [handbook.root / CONFIG_NAME, *(handbook.root / c.source.path for c in handbook.chapters)]
+    newest = max((int(p.stat().st_mtime) for p in sources if p.is_file()), default=0)
+    return datetime.fromtimestamp(newest, tz=UTC)
+
+
+def frame_values(handbook: Handbook, options: Options) -> dict[str, Any]:
+    """What the outer frames show besides the chapters: cover, metadata, page settings, index."""
+    meta = handbook.meta
+    date = build_date(handbook, options)
+    return {
+        "handbook": handbook,
+        "meta": meta,
+        "page_size": meta.page.size.lower(),
+        "page_margins": meta.page.margins.strip(),
+        "subject": meta.description or meta.subtitle or meta.title,
+        "keywords": ", ".join(entry.tag for entry in tag_index(handbook)),
+        "date": date.strftime("%Y-%m-%d"),
+        "timestamp": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tag_index": tag_index(handbook),
+    }
+
+
+def page_settings_valid(handbook: Handbook, ctx: Context) -> bool:
+    margins = handbook.meta.page.margins.strip()
+    if _MARGINS.fullmatch(margins):
+        return True
+    ctx.report.error(
+        CONFIG_NAME,
+        None,
+        f"'pdf.margins' must be one to four lengths such as \"22mm 20mm 24mm 20mm\", not {margins!r}",
+    )
+    return False
+
+
+def tool_folder(stack: contextlib.ExitStack, cache_dir: Path | None, name: str) -> Path:
+    """``cache_dir`` itself, or with ``--no-cache`` a temporary folder removed after the build.
+
+    Fonts and fetched images are derived tool resources, but "no cache" means neither reading nor
+    writing one: such a build derives its fonts again (about 30 s).
+    """
+    if cache_dir is not None:
+        return cache_dir
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"handbook-{name}-")))
+
+
+def page_ref_css(words: Labels) -> str:
+    """The page number a cross-reference prints after its text, in the handbook's language."""
+    before, after = _css_string(words["page_ref_before"]), _css_string(words["page_ref_after"])
+    return (
+        f"a.xref::after {{ content: {before} target-counter(attr(href url), page) {after}; }}\n"
+        f".part a.xref::after {{ content: {before} target-counter(attr(href url), ref-page) {after}; }}"
+    )
+
+
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
