@@ -19,6 +19,7 @@ from pipeline import pdf as pdf_module
 from pipeline.build import Options, build
 from pipeline.fonts import FontSet, ensure_fonts
 from pipeline.pdf import OUTPUT_NAME, PRACTICE_NAME
+from pipeline.pdf.edition import Edition
 from pipeline.writers import FORMATS
 from tests.test_pdf import EPOCH, MINI, outline, page_text, squeeze
 
@@ -151,7 +152,7 @@ def test_a_remembered_front_matter_length_right_or_wrong_gives_the_same_book(
 
     _build(content, tmp_path / "guessed", jobs=2, cache_dir=cache)
     assert _files(tmp_path / "guessed") == expected
-    with mock.patch.object(pdf_module._Edition, "_remembered_front_pages", lambda self: 1):  # wrong
+    with mock.patch.object(Edition, "_remembered_front_pages", lambda self: 1):  # wrong
         shutil.rmtree(cache / "outputs")
         _build(content, tmp_path / "wrong", jobs=2, cache_dir=cache)
     assert _files(tmp_path / "wrong") == expected

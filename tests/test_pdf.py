@@ -380,7 +380,7 @@ def test_bad_formulas_are_located_warnings_showing_their_tex(edge: Built) -> Non
 
 
 def test_remote_image_is_a_located_placeholder(edge: Built) -> None:
-    assert any(str(d).startswith("02-edge.md:6: warning: remote image not fetched") for d in edge.diagnostics)
+    assert any(str(d).startswith("02-edge.md:10: warning: remote image not fetched") for d in edge.diagnostics)
     assert "https://example.invalid/remote.png" in pdftotext(edge.book)
 
 
@@ -572,5 +572,5 @@ def test_fetch_remote_puts_the_image_in_the_pdf(
     ).stdout
     assert len(images.splitlines()) == 3  # two header lines, one image
     assert [str(d) for d in diagnostics] == [
-        f"01-a.md:6: warning: remote image left out (HTTP 404 Not Found): {server.url}/missing.png"
+        f"01-a.md:10: warning: remote image left out (HTTP 404 Not Found): {server.url}/missing.png"
     ]
