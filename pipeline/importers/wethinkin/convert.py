@@ -20,6 +20,7 @@ from .syntax import FENCE
 _BLOCK_START = re.compile(
     r"(?:`{3,}|~{3,}|#{1,6}(?:\s|$)|>|[-+*](?:\s|$)|\d+[.)](?:\s|$)|(?:[-*_=]\s*){3,}$|=+\s*$|\$\$\s*$)"
 )
+_RULE = set("-*_= ")  # a line of these separates blocks and says nothing
 _WRAPPER_LINE = re.compile(r"(?:</?(?:div|center|p|section|figure|details|summary)\b[^<>]*>\s*)+", re.IGNORECASE)
 
 
@@ -43,7 +44,7 @@ def chapter_text(source: Source, inline: Inline) -> str:
     ends = {start: end for start, end in zip(markers, [*markers[1:], len(source.lines.text)], strict=True)}
     for group in source.groups:
         orphan = [i for i in range(group.index + 1, ends[group.index])
-                  if source.lines.text[i].strip() and i not in chapter.dropped]
+                  if not set(source.lines.text[i].strip()) <= _RULE and i not in chapter.dropped]
         if orphan:
             inline.warn("orphan-text", orphan[0],
                         f"{len(orphan)} line(s) under group heading {group.text!r} belong to no "

@@ -15,7 +15,7 @@ IMAGES_DIR = "images"
 class ImageCopier:
     """Copies each local image once, to ``images/<path relative to SRC>``.
 
-    Its only state is what it has copied so far, which spans the whole import.
+    Its only state is what it has copied and counted so far, which spans the whole import.
     """
 
     def __init__(self, src: Path, out: Path, sink: Sink) -> None:
@@ -23,6 +23,11 @@ class ImageCopier:
         self.out = out
         self.sink = sink
         self.done: set[PurePosixPath] = set()
+        self.remote = 0  # references to http(s) images, which stay links
+
+    def link_remote(self) -> None:
+        """Count a reference to a remote image (kept as a link, for the summary)."""
+        self.remote += 1
 
     @property
     def copied(self) -> int:

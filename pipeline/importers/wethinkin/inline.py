@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from .images import ImageCopier
-from .structure import anchor_key
+from .names import anchor_key
 from .summary import Sink
 from .syntax import LINK_OR_IMAGE, TAG
 
@@ -113,6 +113,7 @@ class Inline:
         if _MEANINGLESS_ALT.match(alt):  # "", "image-20250323205036349": the file name says more
             alt = PurePosixPath(re.split(r"[\\/]", unquote(target))[-1]).stem.replace("_", " ")
         if urlsplit(target).scheme in ("http", "https"):
+            self.images.link_remote()
             return f"![{alt}]({target})"
         url = self.images.place(self.path, self.rel, target, index + 1)
         if url is None:

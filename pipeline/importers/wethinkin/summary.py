@@ -36,6 +36,7 @@ class FileResult:
     source: PurePosixPath  # relative to SRC
     chapter_file: str  # "" when the file held no questions and was skipped
     questions: int
+    toc_mismatches: int = 0  # disagreements with the file's own table of contents (each a warning)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +46,7 @@ class ImportSummary:
     out_dir: Path
     files: tuple[FileResult, ...]
     images_copied: int
+    remote_images: int  # http(s) images, linked and not embedded unless a build fetches them
     diagnostics: tuple[Diagnostic, ...]
     warning_kinds: tuple[tuple[str, int], ...]  # (kind, count), most frequent first
 
@@ -62,6 +64,14 @@ class ImportSummary:
             out.append(f"  {f.source}{pad}  {f.questions:4d}  {where}")
         chapters = sum(1 for f in self.files if f.chapter_file)
         out.append(f"{self.questions} question(s) in {chapters} chapter(s); {self.images_copied} image(s) copied")
+        if self.remote_images:
+            out.append(f"{self.remote_images} remote image(s) kept as links: builds show a placeholder for them "
+                       "unless run with --fetch-remote")
+        disagreeing = [f for f in self.files if f.toc_mismatches]
+        if disagreeing:
+            out.append(f"the table of contents disagrees with the questions found in {len(disagreeing)} file(s) "
+                       "(see the toc-mismatch warnings):")
+            out += [f"  {f.source}  {f.toc_mismatches}" for f in disagreeing]
         if self.warning_kinds:
             out.append("warnings by kind: " + ", ".join(f"{kind} {n}" for kind, n in self.warning_kinds))
         else:

@@ -32,20 +32,22 @@ def write_content(
     number = 0
     for source in sources:
         if not source.questions:
-            results.append(FileResult(source=source.rel, chapter_file="", questions=0))
+            results.append(FileResult(source=source.rel, chapter_file="", questions=0,
+                                      toc_mismatches=source.toc_mismatches))
             continue
         number += 1
         name = f"{number:02d}-{source.chapter_id}.md"
         inline = Inline(src=src, path=source.path, rel=source.rel, anchors=anchors, images=images, sink=sink)
         (out / name).write_text(chapter_text(source, inline), encoding="utf-8")
-        results.append(FileResult(source=source.rel, chapter_file=name, questions=len(source.questions)))
+        results.append(FileResult(source=source.rel, chapter_file=name, questions=len(source.questions),
+                                  toc_mismatches=source.toc_mismatches))
     if not number:
         sink.warn("no-questions", src.name, None, "no file holds a numbered question; nothing to build")
     (out / "handbook.toml").write_text(_handbook_toml(src), encoding="utf-8")
     (out / MARKER_NAME).write_text("written by `handbook import wethinkin`; a re-import replaces it\n",
                                    encoding="utf-8")
     return ImportSummary(
-        out_dir=out, files=tuple(results), images_copied=images.copied,
+        out_dir=out, files=tuple(results), images_copied=images.copied, remote_images=images.remote,
         diagnostics=sink.report.items, warning_kinds=sink.kinds_by_count(),
     )
 
