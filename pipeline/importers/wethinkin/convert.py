@@ -15,7 +15,7 @@ import yaml
 from .inline import Inline, attr_value, math_line
 from .scan import Heading, block_tokens
 from .structure import Question, Source
-from .syntax import FENCE
+from .syntax import FENCE, TAG
 
 _BLOCK_START = re.compile(
     r"(?:`{3,}|~{3,}|#{1,6}(?:\s|$)|>|[-+*](?:\s|$)|\d+[.)](?:\s|$)|(?:[-*_=]\s*){3,}$|=+\s*$|\$\$\s*$)"
@@ -34,7 +34,7 @@ def chapter_text(source: Source, inline: Inline) -> str:
     front = {
         "id": source.chapter_id,
         "title": source.path.stem,
-        "description": f"{source.topic} · {source.rel.as_posix()}",
+        "description": source.topic,  # the path is no reader's business (it is in the import's warnings)
     }
     out = ["---", yaml.safe_dump(front, allow_unicode=True, sort_keys=False).strip(), "---", ""]
     intro = chapter.body(0, source.intro_end)
@@ -76,8 +76,8 @@ class _Chapter:
 
     def question_heading(self, question: Question) -> str:
         # a <br> in a title is a space, as in a table cell
-        title = " ".join(
-            self.inline.convert(question.title, question.heading.index, images=False, one_line=True).split())
+        title = " ".join(self.inline.convert(
+            _literal_tags(question.title), question.heading.index, images=False, one_line=True).split())
         # The parser re-reads the text before a heading's {…} block unescaped, so an escaped \$ there
         # would count as a math delimiter; a full-width ＄ reads the same.
         title = title.replace("\\$", "＄")
@@ -119,15 +119,20 @@ class _Chapter:
                 if not heading.text:
                     continue
                 levels.append((len(lines), heading.level))
-                lines.append(" ".join(self.inline.convert(heading.text, index, images=False, one_line=True).split()))
+                lines.append(" ".join(
+                    self.inline.convert(_literal_tags(heading.text), index, images=False, one_line=True).split()))
                 if heading.tail:
                     lines += ["", self.tail_text(heading.tail, index), ""]
                 continue
             lines.extend(self.block_line(line, index))
         _set_heading_levels(lines, levels)
         out = _tidy(lines)
-        if _close_fences(out):
-            self.inline.warn("unclosed-fence", start, "a code fence here runs to the end of its list, quote or "
+        code = self.source.lines.in_code
+        cursor = start
+        for opener in _close_fences(out):
+            # the opener was copied as written: its first copy from here on is the line to name
+            cursor = next((i for i in range(cursor, end) if code[i] and text[i] == opener), start)
+            self.inline.warn("unclosed-fence", cursor, "this code fence runs to the end of its list, quote or "
                              "question without a closing line; closed there")
         return out
 
@@ -152,6 +157,12 @@ class _Chapter:
         """Text after ``</h2>`` on the heading's line: GitHub shows it as text in the HTML block, so
         it must not start a fence, list or heading here."""
         return _escape_block_start(self.inline.convert(text.strip(), index, images=True, one_line=True))
+
+
+def _literal_tags(text: str) -> str:
+    """A heading's text is text: what still looks like a tag there was written as text (``<a>`` in
+    ``12.<a>与"b"的区别``), so its ``<`` becomes an entity the inline conversion leaves alone."""
+    return TAG.sub(lambda m: "&lt;" + m.group(0)[1:], text)
 
 
 def _math_delimiters(text: str, math: int) -> str:
@@ -195,13 +206,13 @@ def _escape_block_start(line: str) -> str:
     return indent + "\\" + body
 
 
-def _close_fences(lines: list[str]) -> int:
-    """Close every code fence that only ends with its container or the text; returns how many.
+def _close_fences(lines: list[str]) -> list[str]:
+    """Close every code fence that only ends with its container or the text; returns their openers.
 
     Asks our own parser which lines open fences: indentation, lists and quotes decide that, and a
     line-by-line guess gets them wrong. The closer repeats the opener's quote markers and indentation.
     """
-    closed = 0
+    closed: list[str] = []
     for _ in range(3):  # a closer can change what follows it; settle in a few passes
         open_fences = []
         for token in block_tokens(lines):
@@ -218,11 +229,11 @@ def _close_fences(lines: list[str]) -> int:
             column = opener.find(token.markup)
             prefix = "".join(ch if ch == ">" else " " for ch in opener[: max(column, 0)])
             open_fences.append((last + 1, prefix + token.markup))
+            closed.append(lines[start])
         if not open_fences:
             break
         for position, closer in reversed(open_fences):
             lines.insert(position, closer)
-        closed += len(open_fences)
     return closed
 
 

@@ -22,7 +22,17 @@ _ATTR = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"
 _AUTOLINK = re.compile(r"<(?:https?|ftp|mailto):[^\s<>]*>", re.IGNORECASE)
 _PAREN_MATH = re.compile(r"\\\((.+?)\\\)")
 _BRACKET_MATH = re.compile(r"\\\[(.+?)\\\]")
-_MEANINGLESS_ALT = re.compile(r"^(?:image[-_ ]?\d*|img|图片|pic)?$", re.IGNORECASE)
+# Alt texts that say nothing about the image: editors' placeholders, and file names or timestamps
+# an editor filled in. Such an image gets an empty alt, which the outputs show without a caption.
+_PLACEHOLDER_ALTS = {
+    "", "alt", "alt text", "image", "img", "pic", "picture", "photo", "图", "图片", "图像", "截图", "插图",
+    "输入图片描述", "请输入图片描述", "在这里插入图片描述", "这里插入图片描述", "图片描述", "图片自定义高度",
+}
+_FILE_LIKE_ALT = re.compile(
+    r"(?:(?:image|img|pic|screenshot|截图|屏幕截图|微信图片)[-_ ]*)?[\d_ .-]{6,}|.*\.(?:png|jpe?g|gif|svg|webp|bmp)",
+    re.IGNORECASE,
+)
+_SIZE_ATTRS = re.compile(r"""\s*\b(?:height|width)\s*=\s*(?:"[^"]*"|'[^']*'|\S*)""", re.IGNORECASE)
 
 # HTML elements reduced to their text (the markup only styled or positioned it).
 _TEXT_ONLY = {
@@ -109,15 +119,13 @@ class Inline:
         return LINK_OR_IMAGE.sub(replace, text)
 
     def _image(self, alt: str, target: str, index: int) -> str:
-        alt = " ".join(alt.replace("[", "").replace("]", "").split())
-        if _MEANINGLESS_ALT.match(alt):  # "", "image-20250323205036349": the file name says more
-            alt = PurePosixPath(re.split(r"[\\/]", unquote(target))[-1]).stem.replace("_", " ")
+        alt = caption(alt)
         if urlsplit(target).scheme in ("http", "https"):
             self.images.link_remote()
             return f"![{alt}]({target})"
         url = self.images.place(self.path, self.rel, target, index + 1)
         if url is None:
-            return f"（图：{alt}）"
+            return f"（图：{alt}）" if alt else "（图）"
         return f"![{alt}]({url})"
 
     def _link(self, label: str, target: str, index: int) -> str:
@@ -193,6 +201,15 @@ def _join_links(pieces: Sequence[_Piece], link: Callable[[str, str], str]) -> st
             del out[start:]
             out.append(link(label, href))
     return "".join(out)
+
+
+def caption(alt: str) -> str:
+    """An image's alt text as a caption: "" when it is a placeholder or a file name."""
+    text = " ".join(_SIZE_ATTRS.sub("", alt).replace("[", "").replace("]", "").split())
+    text = text.strip("\"'“”‘’ ")
+    if text.casefold() in _PLACEHOLDER_ALTS or _FILE_LIKE_ALT.fullmatch(text):
+        return ""
+    return text
 
 
 def math_line(text: str) -> str:

@@ -23,6 +23,8 @@ _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _SKIPPED_NAMES = {"readme.md", "notice.md", "license.md"}
 _HTML_CLOSE = re.compile(r"</h([1-6])\s*>", re.IGNORECASE)
 _ID_ATTR = re.compile(r"""\bid\s*=\s*(["']?)([^"'>]*)(["']?)""", re.IGNORECASE)
+# A quoted id runs to a quote that ends the value (followed by a space, "/" or the tag's end).
+_QUOTED_ID = re.compile(r"""\bid\s*=\s*(["'])(.*?)\1(?=[\s/]|$)""", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,7 +43,7 @@ class Lines:
 
     rel: PurePosixPath  # relative to SRC
     text: tuple[str, ...]
-    in_code: tuple[bool, ...]  # True for fence lines and the lines between them
+    in_code: tuple[bool, ...]  # True for code: fence lines and the lines between them, indented code
     in_math: tuple[int, ...]  # see math_lines
     headings: tuple[Heading, ...]
 
@@ -114,10 +116,14 @@ def _clean_line(line: str) -> str:
 
 
 def _code_lines(lines: Sequence[str]) -> tuple[bool, ...]:
-    """Which lines belong to fenced code, as our parser sees them (list context decides, not a regex)."""
+    """Which lines are code, as our parser sees them (list context decides, not a regex).
+
+    Fenced and indented code alike: their text is shown as written, so it is copied as written
+    (an escape like ``\\<`` would be shown literally there).
+    """
     flags = [False] * len(lines)
     for token in block_tokens(lines):
-        if token.type == "fence" and token.map is not None:
+        if token.type in ("fence", "code_block") and token.map is not None:
             for index in range(token.map[0], min(token.map[1], len(lines))):
                 flags[index] = True
     return tuple(flags)
@@ -197,8 +203,17 @@ def _headings(lines: Sequence[str], in_code: Sequence[bool], rel: PurePosixPath,
 
 
 def _html_heading(index: int, match: re.Match[str], rel: PurePosixPath, sink: Sink) -> Heading:
-    """An HTML heading line, recovering from a missing quote or a missing or mismatched end tag."""
-    level, attrs, rest = int(match.group(1)), match.group(2), match.group(3)
+    """An HTML heading line, recovering from a missing quote or a missing or mismatched end tag.
+
+    The opening tag ends at the first ``>`` outside a quoted value, and a value ends at a quote
+    followed by a space, ``/`` or ``>``: so ``id="12.<a>与"b"的区别"`` is one value and the title
+    after it is found whole.
+    """
+    level = int(match.group(1))
+    line = match.string
+    start = match.start(2)
+    end = _open_tag_end(line, start)
+    attrs, rest = (line[start:end], line[end + 1:]) if end >= 0 else (match.group(2), match.group(3))
     close = _HTML_CLOSE.search(rest)
     problems = []
     if close is None:
@@ -209,21 +224,40 @@ def _html_heading(index: int, match: re.Match[str], rel: PurePosixPath, sink: Si
         if int(close.group(1)) != level:
             problems.append(f"<h{level}> closed by </h{close.group(1)}>")
     anchor = ""
+    quoted = _QUOTED_ID.search(attrs)
     id_match = _ID_ATTR.search(attrs)
-    if id_match:
+    if quoted:
+        anchor = quoted.group(2).strip()
+    elif id_match:
         anchor = id_match.group(2).strip()
         if id_match.group(1) != id_match.group(3):
             problems.append("unbalanced quotes in id")
     elif "id" in attrs.lower():
         problems.append("unreadable id attribute")
-    text = visible(inner)
+    # A title repeated in its id is text as written: "<a>" there is no tag.
+    text = " ".join(inner.split()) if anchor and " ".join(inner.split()) == " ".join(anchor.split()) else visible(inner)
     if not text and anchor:
         text = anchor
     if problems:
         sink.warn("malformed-heading", rel, index + 1,
-                  f"malformed heading tag ({'; '.join(problems)}) read as <h{level}> {text!r}")
+                  f"malformed heading tag ({'; '.join(problems)}); read as an <h{level}> titled {text!r}")
     tail = rest[close.end():].strip() if close is not None else ""
     return Heading(index=index, level=level, text=text, anchor=anchor, html=True, tail=tail)
+
+
+def _open_tag_end(line: str, start: int) -> int:
+    """The index of the ``>`` closing a tag whose attributes start at ``start``, or -1."""
+    quote = ""
+    for position in range(start, len(line)):
+        char = line[position]
+        if quote:
+            if char == quote and (position + 1 == len(line) or line[position + 1] in " \t/>"):
+                quote = ""
+        elif char in "\"'" and line[start:position].rstrip().endswith("="):
+            quote = char
+        elif char == ">":
+            return position
+    return -1
 
 
 def visible(markup: str) -> str:
