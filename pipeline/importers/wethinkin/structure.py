@@ -173,8 +173,8 @@ def _early_questions(
             chosen.append(h)
         elif position is None and _next_question(h, text, candidates) is None:
             sink.warn("heading-guess", rel, h.index + 1,
-                      f"numbered heading {h.text!r} before the first question is not in the table of contents "
-                      "and its number does not lead into the questions'; kept in the introduction")
+                      f"numbered heading {h.text!r} before the first question ({first.text!r}) is neither in "
+                      "the table of contents nor numbered up to it; kept in the introduction")
     return chosen
 
 
