@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from .names import heading_keys, question_number
 from .scan import Heading
 from .summary import Sink
-from .syntax import ATX, HTML_HEADING, LINK
+from .syntax import ATX, LINK
 
 _TOC_TITLES = {"目录", "目 录", "contents", "table of contents"}
 _LIST_LINK = re.compile(r"^(?:[-*+]|\d+[.)])\s+\[")
@@ -63,12 +63,6 @@ class Toc:
 
     def has_children(self, position: int) -> bool:
         return any(e.parent == position for e in self.entries)
-
-    def nested(self, position: int) -> bool:
-        return self.entries[position].parent is not None
-
-
-NO_TOC = Toc(ranges=(), entries=())
 
 
 def find_toc(lines: Sequence[str], headings: Sequence[Heading], first_question: int) -> Toc:
@@ -142,8 +136,10 @@ def _entries(lines: Sequence[str], ranges: Sequence[tuple[int, int]]) -> Iterato
         for index in range(start, end):
             line = lines[index]
             atx = ATX.match(line)
-            if atx and not HTML_HEADING.match(line):
+            if atx:
                 text, target, depth = atx.group(2) or "", "", -1
+                if text.strip().lower() in _TOC_TITLES:
+                    continue
             else:
                 stripped = line.strip()
                 match = LINK.search(stripped)
