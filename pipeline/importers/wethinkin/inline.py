@@ -70,7 +70,7 @@ class Inline:
     sink: Sink
 
     def warn(self, kind: str, index: int, message: str) -> None:
-        self.sink.warn(kind, self.rel, index + 1, message)
+        self.sink.warn(kind, self.rel, index, message)
 
     def convert(self, text: str, index: int, *, images: bool, one_line: bool) -> str:
         """One line of source text with its HTML, math delimiters, links and images converted.
@@ -123,7 +123,7 @@ class Inline:
         if urlsplit(target).scheme in ("http", "https"):
             self.images.link_remote()
             return f"![{alt}]({target})"
-        url = self.images.place(self.path, self.rel, target, index + 1)
+        url = self.images.place(self.path, self.rel, target, index)
         if url is None:
             return f"（图：{alt}）" if alt else "（图）"
         return f"![{alt}]({url})"

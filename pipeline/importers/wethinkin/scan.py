@@ -239,7 +239,7 @@ def _html_heading(index: int, match: re.Match[str], rel: PurePosixPath, sink: Si
     if not text and anchor:
         text = anchor
     if problems:
-        sink.warn("malformed-heading", rel, index + 1,
+        sink.warn("malformed-heading", rel, index,
                   f"malformed heading tag ({'; '.join(problems)}); read as an <h{level}> titled {text!r}")
     tail = rest[close.end():].strip() if close is not None else ""
     return Heading(index=index, level=level, text=text, anchor=anchor, html=True, tail=tail)

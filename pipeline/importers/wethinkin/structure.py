@@ -172,7 +172,7 @@ def _early_questions(
         if position is not None and not toc.has_children(position):
             chosen.append(h)
         elif position is None and _next_question(h, text, candidates) is None:
-            sink.warn("heading-guess", rel, h.index + 1,
+            sink.warn("heading-guess", rel, h.index,
                       f"numbered heading {h.text!r} before the first question ({first.text!r}) is neither in "
                       "the table of contents nor numbered up to it; kept in the introduction")
     return chosen
@@ -200,7 +200,7 @@ def _opens_group(
     number = question_number(head.text) or 0
     neighbours = same[max(where - 1, 0): where] + same[where + 1: where + 2]
     if any(id(c) not in openers and question_number(c.text) in (number - 1, number + 1) for c in neighbours):
-        sink.warn("subpoints-guess", rel, head.index + 1,
+        sink.warn("subpoints-guess", rel, head.index,
                   f"{head.text!r} is followed by headings numbered from 1 but sits in a run of questions; "
                   "read as one question whose answer has numbered sub-points")
         return False
@@ -246,7 +246,7 @@ def _name_questions(
         qid = "wt-" + digest(f"{rel.as_posix()}\n{key}", 10)
         if seen[key] > 1:
             qid = f"{qid}-{seen[key]}"
-            sink.warn("duplicate-title", rel, head.index + 1,
+            sink.warn("duplicate-title", rel, head.index,
                       f"question title {title!r} appears {seen[key]} times in this file; this one is {qid!r}")
         questions.append(Question(heading=head, id=qid, title=title, section=section))
     return tuple(questions)

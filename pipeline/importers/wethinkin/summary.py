@@ -21,9 +21,10 @@ class Sink:
         self.report = Report()
         self.kinds: Counter[str] = Counter()
 
-    def warn(self, kind: str, rel: PurePosixPath | str, line: int | None, message: str) -> None:
+    def warn(self, kind: str, rel: PurePosixPath | str, index: int | None, message: str) -> None:
+        """Warn about line ``index`` (0-based, as everywhere in the importer; None: the whole file)."""
         self.kinds[kind] += 1
-        self.report.warning(rel, line, message)
+        self.report.warning(rel, None if index is None else index + 1, message)
 
     def kinds_by_count(self) -> tuple[tuple[str, int], ...]:
         return tuple(sorted(self.kinds.items(), key=lambda kv: (-kv[1], kv[0])))

@@ -188,7 +188,7 @@ def compare(
         twin = next((q for q in unlisted if number is not None and question_number(q.text) == number), None)
         if twin is not None:
             unlisted.remove(twin)
-            sink.warn("toc-mismatch", rel, twin.index + 1,
+            sink.warn("toc-mismatch", rel, twin.index,
                       f"question {twin.text!r} is listed in the table of contents (line {entry.index + 1}) "
                       f"as {entry.text!r}")
             mismatches += 1
@@ -204,11 +204,11 @@ def compare(
         if below:
             what += f"; nor are the {below} entries under it"
         reported.add(position)
-        sink.warn("toc-mismatch", rel, entry.index + 1,
+        sink.warn("toc-mismatch", rel, entry.index,
                   f"table of contents lists {entry.text!r}, which is no question or group here ({what})")
         mismatches += 1
     for question in unlisted:
-        sink.warn("toc-mismatch", rel, question.index + 1,
+        sink.warn("toc-mismatch", rel, question.index,
                   f"question {question.text!r} is not in the file's table of contents")
         mismatches += 1
     return mismatches
