@@ -367,6 +367,8 @@ def test_part_and_module_headings_are_groups(defects: tuple[ImportSummary, Handb
     module = _chapter(handbook, "无标题目录")  # "## 1、泛化现象" right before the first question
     assert [q.section for q in module.questions] == ["泛化现象", "泛化现象"]
     assert not module.intro.blocks
+    titled = _chapter(handbook, "编号小点无目录")  # "# 编号小点无目录" there is the file's name: no group
+    assert all(q.section == "" for q in titled.questions) and titled.intro.blocks
 
 
 def test_table_of_contents_without_title_is_dropped(defects: tuple[ImportSummary, Handbook]) -> None:

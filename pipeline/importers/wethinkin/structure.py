@@ -67,7 +67,7 @@ def read_source(path: Path, src: Path, sink: Sink) -> Source | None:
     toc = find_toc(lines.text, lines.headings, first)
     in_toc = {i for start, end in toc.ranges for i in range(start, end)}
     headings = tuple(h for h in lines.headings if h.index not in in_toc)
-    question_headings, groups = _classify(headings, lines.text, toc, rel, sink)
+    question_headings, groups = _classify(headings, lines.text, toc, rel, sink, title=path.stem)
     mismatches = compare(toc, question_headings, groups, headings, rel, sink)
     questions = _name_questions(question_headings, groups, rel, sink)
     first = min([q.heading.index for q in questions] + [g.index for g in groups], default=len(lines.text))
@@ -87,7 +87,7 @@ def _is_candidate(h: Heading) -> bool:
 
 
 def _classify(
-    headings: Sequence[Heading], text: Sequence[str], toc: Toc, rel: PurePosixPath, sink: Sink
+    headings: Sequence[Heading], text: Sequence[str], toc: Toc, rel: PurePosixPath, sink: Sink, *, title: str
 ) -> tuple[tuple[Heading, ...], tuple[Heading, ...]]:
     """Which headings are questions and which group the questions below them; both in line order.
 
@@ -98,7 +98,7 @@ def _classify(
     question whose answer has numbered sub-points (see ``_opens_group``). ``第N章``/``第N部分``
     headings are groups; so are, in an ATX file, the headings above the question level, and a
     Markdown heading standing directly before a question, no deeper than it, in the introduction or
-    shallower than the question.
+    shallower than the question, unless it is the file's own name (a title, not a group).
     """
     candidates = [h for h in headings if _is_candidate(h)]
     atx_level = 0
@@ -128,7 +128,8 @@ def _classify(
     group_ids = {id(g) for g in groups}
     questions = [h for h in candidates if id(h) not in subpoints and id(h) not in group_ids]
     chosen = {id(h) for h in candidates}
-    groups += [h for h in headings if id(h) not in chosen and h.text and _groups_below(h, atx_level, text, questions)]
+    groups += [h for h in headings if id(h) not in chosen and h.text and normal_title(h.text) != normal_title(title)
+               and _groups_below(h, atx_level, text, questions)]
     groups.sort(key=lambda h: h.index)
     return tuple(questions), tuple(groups)
 
