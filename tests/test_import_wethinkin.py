@@ -320,6 +320,10 @@ def test_numbered_subpoints_stay_in_their_answer(defects: tuple[ImportSummary, H
         "什么是批归一化？", "什么是层归一化？", "权重衰减有什么用？", "如何让训练更稳定？", "什么是早停？"]
     assert _headings(chapter.questions[3]) == [(3, "1.输入归一化"), (3, "2.学习率预热"), (3, "3.梯度裁剪")]
     assert all(q.section == "" for q in chapter.questions)  # no section leaks onto later questions
+    # a real group ends at a question at its own level that does not continue its count
+    grouped = _chapter(handbook, "分组后单题")
+    assert [(q.title_text, q.section) for q in grouped.questions] == [
+        ("什么是张量？", "基础模块"), ("什么是计算图？", "基础模块"), ("自动求导是怎么实现的？", "")]
     # without a table of contents the same shape is a guess, and said so where it is made
     guessed = _chapter(handbook, "编号小点无目录")
     assert [q.title_text for q in guessed.questions] == ["什么是数据增强？", "混合精度训练怎么做？", "什么是梯度累积？"]
