@@ -317,6 +317,8 @@ class PageSettings:
 class AnkiSettings:
     model_id: int
     deck_id: int
+    # Where readers find the HTML copy (its html/ folder, as a URL): the cards' Source links point there.
+    html_url: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

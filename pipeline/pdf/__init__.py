@@ -32,6 +32,7 @@ from ..formulas import math_hook
 from ..labels import labels
 from ..locations import TEMPLATES
 from ..model import Handbook
+from ..pages import PAGES_FILE, dumps_pages
 from ..render import Hooks, environment, pygments_css, question_anchor
 from .edition import Edition, answer_pages
 from .engine import Engine, layout_key
@@ -134,5 +135,6 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         # What WeasyPrint logged is reported once its block ends: a missing glyph is an error.
         if len(ctx.report.errors) > errors_before:
             return []  # a PDF with missing glyphs is not a result; the previous files stay
-        return [output.commit() for output in staged]
+        written = [output.commit() for output in staged]
+        return [*written, ctx.writer.write_text(out / PAGES_FILE, dumps_pages(handbook, book_pages))]
 
