@@ -422,6 +422,15 @@ def _located(
             yield node, here
 
 
+def text_length(blocks: Iterable[Block]) -> int:
+    """The visible characters of ``blocks`` (formulas count as their TeX, code blocks as their code)."""
+    return sum(
+        len(n.text) if isinstance(n, Text | Code) else len(n.tex) if isinstance(n, Math | MathBlock)
+        else len(n.code) if isinstance(n, CodeBlock) else 0
+        for n in descendants(blocks)
+    )
+
+
 def walk_inlines(nodes: Iterable[Inline]) -> list[Inline]:
     """Every inline node in ``nodes``, depth first."""
     return [n for n in descendants(nodes) if not isinstance(n, _BLOCKS)]

@@ -46,6 +46,7 @@ from ..model import (
     Text,
     ThematicBreak,
     descendants,
+    text_length,
 )
 from .markdown import line_of, plain_text
 from .scan import QuestionHead, ScannedChapter
@@ -406,15 +407,6 @@ def _plain(nodes: Sequence[Inline]) -> str:
     return "".join(
         n.text if isinstance(n, Text | Code) else n.tex if isinstance(n, Math) else ""
         for n in descendants(nodes)
-    )
-
-
-def text_length(blocks: Sequence[Block]) -> int:
-    """The visible characters of ``blocks`` (formulas count as their TeX)."""
-    return sum(
-        len(n.text) if isinstance(n, Text | Code) else len(n.tex) if isinstance(n, Math | MathBlock)
-        else len(n.code) if isinstance(n, CodeBlock) else 0
-        for n in descendants(blocks)
     )
 
 
