@@ -33,7 +33,7 @@ from .anki_state import STATE_FILE as STATE_FILE
 from .anki_state import Stamps
 from .archive import compress_type
 from .context import Context, Options
-from .diagnostics import HandbookError, Report
+from .diagnostics import Report
 from .html import chapter_file
 from .labels import Labels, labels
 from .locations import TEMPLATES
@@ -56,6 +56,7 @@ from .model import (
 )
 from .pages import PAGES_FILE, read_pages
 from .render import Hooks, environment, pygments_css, question_anchor
+from .selection import Selected, select
 
 DECK_FILE = "handbook.apkg"
 FIELDS = ("Question", "Answer", "Chapter", "Tags shown", "Source")
@@ -111,44 +112,6 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
 
 
 # --- which questions --------------------------------------------------------------------------------
-
-
-Selected = tuple[int, Chapter, Question]  # (position in the whole handbook, 1-based; chapter; question)
-
-
-def select(handbook: Handbook, chapters: Iterable[str], tags: Iterable[str]) -> list[Selected]:
-    """The questions of the deck, in handbook order: those of ``chapters`` (all when empty) that carry
-    one of ``tags`` (any when empty). Positions count through the whole handbook, so a subset deck
-    orders its new cards exactly as the full deck does.
-
-    :raises HandbookError: for an unknown chapter id or tag, or when nothing is left.
-    """
-    wanted_chapters = tuple(dict.fromkeys(chapters))
-    wanted_tags = tuple(dict.fromkeys(tags))
-    known_chapters = [c.id for c in handbook.chapters]
-    unknown = [c for c in wanted_chapters if c not in known_chapters]
-    if unknown:
-        raise HandbookError(
-            f"unknown chapter id {', '.join(map(repr, unknown))}; the chapters are: {', '.join(known_chapters)}"
-        )
-    known_tags = {t for q in handbook.questions for t in q.tags}
-    unknown = [t for t in wanted_tags if t not in known_tags]
-    if unknown:
-        raise HandbookError(
-            f"no question has the tag {', '.join(map(repr, unknown))}; the tags are: "
-            f"{', '.join(sorted(known_tags)) or '(none)'}"
-        )
-
-    numbered = enumerate(((c, q) for c in handbook.chapters for q in c.questions), start=1)
-    selected = [
-        (position, chapter, question)
-        for position, (chapter, question) in numbered
-        if (not wanted_chapters or chapter.id in wanted_chapters)
-        and (not wanted_tags or set(question.tags) & set(wanted_tags))
-    ]
-    if not selected:
-        raise HandbookError("no question matches the chosen chapters and tags together")
-    return selected
 
 
 # --- media ------------------------------------------------------------------------------------------
