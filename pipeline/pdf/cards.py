@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +24,8 @@ from ..model import Block, Chapter, Code, Handbook, Math, MathBlock, Paragraph, 
 from ..pages import PAGES_FILE, read_pages
 from ..render import Hooks, environment, question_anchor
 from ..selection import select
-from .engine import Job, lay_out
 from .frame import tool_folder
-from .images import image_sources
+from .images import fetcher, image_sources
 from .weasylog import weasyprint_diagnostics
 
 CARDS_NAME = "handbook-cards.pdf"
@@ -107,19 +104,26 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             meta=handbook.meta, sides=sides, marks=cut_marks(width, height), paper=(width, height),
         )
         css = "\n".join([fonts.css(), STYLESHEET.read_text(encoding="utf-8")])
-        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="handbook-cards-")))
         ctx.progress(f"cards: {len(cards)} cards on {len(sides) // 2} sheets")
-        with weasyprint_diagnostics(handbook, ctx) as records:
-            job = Job(
-                html=html, css=css, base_url=handbook.root.resolve().as_uri() + "/",
-                identifier=_identifier(handbook), asset_root=str(handbook.root.resolve()),
-            )
-            part = lay_out(job, str(scratch / CARDS_NAME))
-            records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
+        with weasyprint_diagnostics(handbook, ctx):
+            data = _lay_out(html, css, handbook)
         if len(ctx.report.errors) > errors:
             return []
-        data = Path(part.path).read_bytes()
     return [ctx.writer.write_bytes(ctx.options.out_dir / CARDS_NAME, data)]
+
+
+def _lay_out(html: str, css: str, handbook: Handbook) -> bytes:
+    """The cards' PDF, laid out in this process (one short document: no part cache, no workers)."""
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
+
+    root = handbook.root.resolve()
+    fonts = FontConfiguration()
+    stylesheet = weasyprint.CSS(string=css, base_url=root.as_uri() + "/", font_config=fonts)
+    document = weasyprint.HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher(str(root))).render(
+        stylesheets=[stylesheet], font_config=fonts
+    )
+    return bytes(document.write_pdf(pdf_identifier=_identifier(handbook).encode("ascii")))
 
 
 def card_boxes(width: float, height: float) -> list[Box]:
