@@ -636,3 +636,26 @@ def test_practice_chapters_run_on(cache: Path, tmp_path: Path) -> None:
         below = [t for top, bottom, t in words if top > heading_top + 40 and bottom < height - 24 * MM]
         assert below, f"chapter {chapter.title} ends page {chapter.page}"  # a heading never alone at the foot
     assert len(pypdf.PdfReader(built.practice).pages) < len(pypdf.PdfReader(built.book).pages)
+
+
+def test_group_headings_in_the_body_and_the_contents(cache: Path, tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    root.mkdir()
+    shutil.copy(MINI / "handbook.toml", root / "handbook.toml")
+    (root / "01-g.md").write_text(
+        "---\nid: g\ntitle: 分组\n---\n\n"
+        '## 甲一 {#a1 section="甲组"}\n\n答。\n\n## 甲二 {#a2 section="甲组"}\n\n答。\n\n'
+        '## 乙一 {#b1 section="乙组"}\n\n答。\n',
+        encoding="utf-8",
+    )
+    built = _build(root, tmp_path / "out", cache)
+    first_chapter = outline(built.book)[0].page
+    contents = squeeze(pdftotext(built.book, "-f", "2", "-l", str(first_chapter - 1)))
+    assert contents.index("甲组") < contents.index("1.1") < contents.index("1.2") < contents.index("乙组")
+    assert contents.count("甲组") == 1
+    body = squeeze(pdftotext(built.book, "-f", str(first_chapter)))
+    assert body.count("甲组") == 1 and body.index("甲组") < body.index("甲一") < body.index("乙组") < body.index("乙一")
+    practice = squeeze(pdftotext(built.practice))
+    assert practice.count("乙组") == 2  # contents and body
+    # the groups are headings to read, not entries of the outline
+    assert [q.title for q in outline(built.book)[0].children] == ["1.1 甲一", "1.2 甲二", "1.3 乙一"]
