@@ -7,11 +7,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from pipeline import epub
 from pipeline.build import Options, build
 from pipeline.cli import main
 from pipeline.parser import check, load_handbook
 
 from .conftest import REPO, MakeContent
+from .test_epub import epubcheck
 
 GROUPED = """\
 ---
@@ -70,3 +72,9 @@ def test_content_questions_all_have_key_points() -> None:
     assert check(REPO / "content") == ()
     handbook, _ = load_handbook(REPO / "content")
     assert len(handbook.questions) == 14 and all(q.key_points.given for q in handbook.questions)
+
+
+def test_epub_with_groups_key_points_and_clozes_passes_epubcheck(make_content: MakeContent, tmp_path: Path) -> None:
+    root = make_content({"01-grouped.md": GROUPED})
+    build(root, ["html", "epub"], Options(out_dir=tmp_path / "out", source_date_epoch=1_700_000_000))
+    assert epubcheck(tmp_path / "out" / epub.OUTPUT_NAME) == []
