@@ -85,7 +85,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     boxes = card_boxes(width, height)
     capacity = boxes[0].width * boxes[0].height / _A4_CARD_AREA
     cards = [
-        make_card(chapter, question, words_difficulty=difficulty(words, question.difficulty),
+        make_card(chapter, question, difficulty_label=difficulty(words, question.difficulty),
                   page=pages.get(question.id, 0), capacity=capacity)
         for _, chapter, question in selection
     ]
@@ -170,7 +170,7 @@ def cut_marks(width: float, height: float) -> list[Box]:
     return marks
 
 
-def make_card(chapter: Chapter, question: Question, *, words_difficulty: str, page: int, capacity: float) -> Card:
+def make_card(chapter: Chapter, question: Question, *, difficulty_label: str, page: int, capacity: float) -> Card:
     """A question's card: its back's type size from the length of its key points, smaller for longer
     ones; beyond the smallest size, the key points cut to plain text that fits, ending in a marker."""
     blocks = question.key_points.blocks
@@ -183,7 +183,7 @@ def make_card(chapter: Chapter, question: Question, *, words_difficulty: str, pa
         keep = steps[-1][0] - 2
         blocks = (Paragraph(children=(Text(text=plain(blocks)[:keep].rstrip() + "……"),)),)
     return Card(
-        label=f"{chapter.number}.{question.number}", chapter=chapter, question=question, difficulty=words_difficulty,
+        label=f"{chapter.number}.{question.number}", chapter=chapter, question=question, difficulty=difficulty_label,
         key_points=blocks, cut=cut, type_size=size, page=page,
     )
 
