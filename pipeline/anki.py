@@ -13,13 +13,14 @@ Two things decide whether a re-import updates a user's note or duplicates it, an
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import itertools
 import json
 import sqlite3
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,24 +33,34 @@ from .anki_state import STATE_FILE as STATE_FILE
 from .anki_state import Stamps
 from .archive import compress_type
 from .context import Context, Options
-from .diagnostics import HandbookError, Report
-from .labels import labels
+from .diagnostics import Report
+from .html import chapter_file
+from .labels import Labels, labels
 from .locations import TEMPLATES
 from .model import (
     Asset,
+    Block,
+    BulletList,
     Chapter,
+    Cloze,
     Handbook,
     Image,
     Math,
     MathBlock,
+    OrderedList,
     Question,
     RemoteImage,
+    Text,
+    descendants,
     walk_question,
 )
+from .pages import PAGES_FILE, read_pages
 from .render import Hooks, environment, pygments_css, question_anchor
+from .selection import Selected, select
 
 DECK_FILE = "handbook.apkg"
 FIELDS = ("Question", "Answer", "Chapter", "Tags shown", "Source")
+CLOZE_FIELDS = ("Text", "Question", "Back Extra", "Chapter", "Tags shown", "Source")
 CODE_STYLE_DAY = "default"
 CODE_STYLE_NIGHT = "monokai"
 _TEMPLATE_DIR = TEMPLATES / "anki"
@@ -69,16 +80,20 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         return []  # the build stops on the reported errors; the previous deck stays as it was
     env = _environment(media, handbook.meta.language)
     fields = env.get_template("anki/fields.html.j2").module
-    notes = [_note_content(handbook, chapter, question, position, media, fields=fields)
-             for position, chapter, question in selection]
+    pages = read_pages(ctx.options.out_dir / PAGES_FILE, handbook)
+    notes = [
+        note
+        for position, chapter, question in selection
+        for note in _note_contents(handbook, chapter, question, position, media, fields=fields, pages=pages)
+    ]
 
     state_path = ctx.options.out_dir / STATE_FILE
     previous = Stamps.load(state_path, handbook.meta.id, ctx.report)
     note_type = _note_type_content(handbook, env)
     stamps = previous.updated(
         handbook,
-        note_type=(note_type.digest, _base_time(ctx.options, _template_paths())),
-        notes={n.question_id: (n.digest, _base_time(ctx.options, n.inputs)) for n in notes},
+        note_type=(_digest([note_type.digest, note_type.cloze_digest]), _base_time(ctx.options, _template_paths())),
+        notes={n.key: (n.digest, _base_time(ctx.options, n.inputs)) for n in notes},
     )
     gone = previous.newly_removed(handbook)
     if gone:
@@ -88,52 +103,15 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         )
 
     data = package(handbook, notes, note_type, stamps, media)
-    ctx.progress(f"anki: {len(notes)} notes in {len({n.deck_name for n in notes})} decks, "
-                 f"{len(media)} media files")
+    clozes = sum(1 for n in notes if n.cloze)
+    ctx.progress(f"anki: {len(notes) - clozes} notes and {clozes} cloze notes in {len({n.deck_name for n in notes})} "
+                 f"decks, {len(media)} media files")
     deck = ctx.writer.write_bytes(ctx.options.out_dir / DECK_FILE, data)
     state = ctx.writer.write_text(state_path, stamps.dumps())
     return [deck, state]
 
 
 # --- which questions --------------------------------------------------------------------------------
-
-
-Selected = tuple[int, Chapter, Question]  # (position in the whole handbook, 1-based; chapter; question)
-
-
-def select(handbook: Handbook, chapters: Iterable[str], tags: Iterable[str]) -> list[Selected]:
-    """The questions of the deck, in handbook order: those of ``chapters`` (all when empty) that carry
-    one of ``tags`` (any when empty). Positions count through the whole handbook, so a subset deck
-    orders its new cards exactly as the full deck does.
-
-    :raises HandbookError: for an unknown chapter id or tag, or when nothing is left.
-    """
-    wanted_chapters = tuple(dict.fromkeys(chapters))
-    wanted_tags = tuple(dict.fromkeys(tags))
-    known_chapters = [c.id for c in handbook.chapters]
-    unknown = [c for c in wanted_chapters if c not in known_chapters]
-    if unknown:
-        raise HandbookError(
-            f"unknown chapter id {', '.join(map(repr, unknown))}; the chapters are: {', '.join(known_chapters)}"
-        )
-    known_tags = {t for q in handbook.questions for t in q.tags}
-    unknown = [t for t in wanted_tags if t not in known_tags]
-    if unknown:
-        raise HandbookError(
-            f"no question has the tag {', '.join(map(repr, unknown))}; the tags are: "
-            f"{', '.join(sorted(known_tags)) or '(none)'}"
-        )
-
-    numbered = enumerate(((c, q) for c in handbook.chapters for q in c.questions), start=1)
-    selected = [
-        (position, chapter, question)
-        for position, (chapter, question) in numbered
-        if (not wanted_chapters or chapter.id in wanted_chapters)
-        and (not wanted_tags or set(question.tags) & set(wanted_tags))
-    ]
-    if not selected:
-        raise HandbookError("no question matches the chosen chapters and tags together")
-    return selected
 
 
 # --- media ------------------------------------------------------------------------------------------
@@ -203,6 +181,7 @@ class NoteContent:
     """Everything a note carries, decided before anything is written."""
 
     question_id: str
+    cloze: bool  # a cloze note (one card per ==…==) rather than the question's basic note
     guid: str
     fields: tuple[str, ...]
     tags: tuple[str, ...]
@@ -214,35 +193,58 @@ class NoteContent:
     inputs: tuple[Path, ...]  # the files the note was made from, for dating it when no state exists
 
     @property
+    def key(self) -> str:
+        """The note's entry in the state file: the question id, with ``/cloze`` for its cloze note."""
+        return f"{self.question_id}/cloze" if self.cloze else self.question_id
+
+    @property
     def digest(self) -> str:
         return _digest([self.guid, list(self.fields), sorted(self.tags)])
 
 
-def _note_content(
+def _note_contents(
     handbook: Handbook, chapter: Chapter, question: Question, position: int,
-    media: Mapping[Asset, MediaFile], *, fields: Any,
-) -> NoteContent:
+    media: Mapping[Asset, MediaFile], *, fields: Any, pages: Mapping[str, int],
+) -> list[NoteContent]:
+    """The question's basic note, and its cloze note when its answer marks clozes."""
     assets = question_assets(chapter, question)
+    source = fields.source_field(question, source_href(handbook, chapter, question), pages.get(question.id, 0))
     values = (
         fields.question_field(question),
         fields.answer_field(question),
-        fields.chapter_field(chapter),
+        fields.chapter_field(chapter, question),
         fields.tags_field(question),
-        fields.source_field(question),
+        source,
     )
-    return NoteContent(
+    basic = NoteContent(
         question_id=question.id,
+        cloze=False,
         guid=note_guid(handbook.meta.id, question.id),
         fields=tuple(str(v).strip() for v in values),
-        tags=note_tags(chapter, question),
+        tags=note_tags(handbook, chapter, question),
         deck_name=deck_name(handbook, chapter),
         deck_id=deck_id(handbook.meta.anki.deck_id, chapter.id),
         deck_description=str(escape(chapter.description)),
         position=position,
         media=tuple(sorted({media[a].name for a in assets if a in media})),
-        inputs=(handbook.root / question.source.path,
-                *(handbook.root / a.path for a in assets), *_template_paths()),
+        inputs=(handbook.root / question.source.path, *(handbook.root / a.path for a in assets), *_template_paths()),
     )
+    marked = cloze_blocks(question)
+    if not marked:
+        return [basic]
+    cloze_values = (
+        fields.cloze_field(question, marked),
+        fields.question_field(question),
+        fields.key_points_field(question),
+        fields.chapter_field(chapter, question),
+        fields.tags_field(question),
+        source,
+    )
+    cloze = dataclasses.replace(
+        basic, cloze=True, guid=cloze_guid(handbook.meta.id, question.id),
+        fields=tuple(str(v).strip() for v in cloze_values),
+    )
+    return [basic, cloze]
 
 
 def note_guid(handbook_id: str, question_id: str) -> str:
@@ -250,16 +252,89 @@ def note_guid(handbook_id: str, question_id: str) -> str:
     return str(genanki.guid_for(handbook_id, question_id))
 
 
-def note_tags(chapter: Chapter, question: Question) -> tuple[str, ...]:
-    """The question's tags, then the chapter id; Anki compares tags without case and splits on spaces
-    (the model already forbids spaces)."""
+def cloze_guid(handbook_id: str, question_id: str) -> str:
+    """The cloze note's identity: like the basic note's, and distinct from it."""
+    return str(genanki.guid_for(handbook_id, question_id, "cloze"))
+
+
+def cloze_blocks(question: Question) -> tuple[Block, ...]:
+    """The blocks of the question's key points and answer that hold clozes, each ``==…==`` turned into
+    Anki's ``{{cN::…}}`` in reading order (N from 1); of a list, only the items holding one."""
+    given = question.key_points.blocks if question.key_points.given else ()
+    chosen: list[Block] = []
+    for block in (*given, *question.answer.blocks):
+        if isinstance(block, BulletList | OrderedList):
+            items = tuple(item for item in block.items if _has_cloze(item.blocks))
+            if items:
+                chosen.append(BulletList(items=items, tight=block.tight))
+        elif _has_cloze((block,)):
+            chosen.append(block)
+    numbers = itertools.count(1)
+    return tuple(_marked(block, numbers) for block in chosen)
+
+
+def _has_cloze(blocks: tuple[Block, ...]) -> bool:
+    return any(isinstance(n, Cloze) for n in descendants(blocks))
+
+
+def _marked(node: Any, numbers: Iterator[int]) -> Any:
+    """``node`` with each Cloze below it replaced by its children between ``{{cN::`` and ``}}`` texts."""
+    if isinstance(node, tuple):
+        out: list[Any] = []
+        for child in node:
+            if isinstance(child, Cloze):
+                number = next(numbers)
+                out += [Text(text=f"{{{{c{number}::"), *_marked(child.children, numbers), Text(text="}}")]
+            else:
+                out.append(_marked(child, numbers))
+        return tuple(out)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {
+            f.name: _marked(getattr(node, f.name), numbers)
+            for f in dataclasses.fields(node) if isinstance(getattr(node, f.name), tuple)
+        }
+        return dataclasses.replace(node, **changes) if changes else node
+    return node
+
+
+def note_tags(handbook: Handbook, chapter: Chapter, question: Question) -> tuple[str, ...]:
+    """Hierarchical tags under the handbook's id, so they never merge with a user's own: each of the
+    question's tags, its chapter, its difficulty and its group. Anki splits tags on spaces and compares
+    them without case."""
+    words = labels(handbook.meta.language)
+    root = handbook.meta.id
+    wanted = [f"{root}::{tag}" for tag in question.tags]
+    wanted.append(f"{root}::{_tag_part(words, 'tag_chapter')}::{chapter.id}")
+    if question.difficulty:
+        wanted.append(f"{root}::{_tag_part(words, 'tag_difficulty')}::{question.difficulty}")
+    if question.section:
+        section = "_".join(question.section.replace("::", "：").split())
+        wanted.append(f"{root}::{_tag_part(words, 'tag_section')}::{section}")
     seen: set[str] = set()
     tags = []
-    for tag in (*question.tags, chapter.id):
+    for tag in wanted:
         if tag.casefold() not in seen:
             seen.add(tag.casefold())
             tags.append(tag)
     return tuple(tags)
+
+
+def _tag_part(words: Labels, name: str) -> str:
+    return "_".join(words[name].split())
+
+
+def source_href(handbook: Handbook, chapter: Chapter, question: Question) -> str:
+    """The question's page in the HTML copy, under ``anki.html_url``; "" when that is not set."""
+    base = handbook.meta.anki.html_url
+    if not base:
+        return ""
+    return f"{base.rstrip('/')}/{chapter_file(chapter)}#{question_anchor(question.id)}"
+
+
+def cloze_model_id(model_id: int) -> int:
+    """The cloze note type's fixed id, derived from the handbook's note type id."""
+    digest = hashlib.sha256(f"{model_id}/cloze".encode()).digest()
+    return (1 << 40) + int.from_bytes(digest[:5], "big")
 
 
 def _deck_part(text: str) -> str:
@@ -283,14 +358,22 @@ def deck_id(handbook_deck_id: int, chapter_id: str) -> int:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NoteTypeContent:
+    """Both note types, the basic one and the cloze one: one stamp dates them together."""
+
     name: str
     front: str
     back: str
+    cloze_front: str
+    cloze_back: str
     css: str
 
     @property
     def digest(self) -> str:
         return _digest([self.name, list(FIELDS), self.front, self.back, self.css])
+
+    @property
+    def cloze_digest(self) -> str:
+        return _digest([self.name, list(CLOZE_FIELDS), self.cloze_front, self.cloze_back, self.css])
 
 
 def _note_type_content(handbook: Handbook, env: Environment) -> NoteTypeContent:
@@ -306,6 +389,8 @@ def _note_type_content(handbook: Handbook, env: Environment) -> NoteTypeContent:
         name=f"{handbook.meta.title} ({handbook.meta.id})",
         front=(_TEMPLATE_DIR / "front.html").read_text(encoding="utf-8"),
         back=(_TEMPLATE_DIR / "back.html").read_text(encoding="utf-8"),
+        cloze_front=(_TEMPLATE_DIR / "cloze-front.html").read_text(encoding="utf-8"),
+        cloze_back=(_TEMPLATE_DIR / "cloze-back.html").read_text(encoding="utf-8"),
         css=css,
     )
 
@@ -355,6 +440,16 @@ def package(
         css=note_type.css,
         sort_field_index=0,
     )
+    words = labels(handbook.meta.language)
+    cloze_model = genanki.Model(
+        model_id=cloze_model_id(handbook.meta.anki.model_id),
+        name=f"{note_type.name} {words['cloze_card']}",
+        fields=[{"name": name} for name in CLOZE_FIELDS],
+        templates=[{"name": words["cloze_card"], "qfmt": note_type.cloze_front, "afmt": note_type.cloze_back}],
+        css=note_type.css,
+        model_type=genanki.Model.CLOZE,
+        sort_field_index=1,
+    )
     decks: dict[int, Any] = {
         handbook.meta.anki.deck_id: genanki.Deck(
             deck_id=handbook.meta.anki.deck_id, name=_deck_part(handbook.meta.title),
@@ -365,10 +460,11 @@ def package(
         deck = decks.setdefault(note.deck_id, genanki.Deck(
             deck_id=note.deck_id, name=note.deck_name, description=note.deck_description,
         ))
-        deck.add_model(model)
+        kind = cloze_model if note.cloze else model
+        deck.add_model(kind)
         deck.add_note(_Note(
-            model=model, fields=list(note.fields), tags=list(note.tags), guid=note.guid,
-            due=note.position, modified=stamps.modified(note.question_id),
+            model=kind, fields=list(note.fields), tags=list(note.tags), guid=note.guid,
+            due=note.position, modified=stamps.modified(note.key),
         ))
 
     # The package time dates the note type (Anki updates its templates and CSS only when it grows) and

@@ -67,7 +67,8 @@ class Stamps:
         handbook left out of a subset build keep their stamps; questions gone from it are marked."""
         present = {q.id for q in handbook.questions}
         merged = {
-            qid: stamp if qid in present else Stamp(digest=stamp.digest, modified=stamp.modified, removed=True)
+            qid: stamp if _question_id(qid) in present
+            else Stamp(digest=stamp.digest, modified=stamp.modified, removed=True)
             for qid, stamp in self.notes.items()
         }
         for qid, (digest, base) in notes.items():
@@ -80,10 +81,13 @@ class Stamps:
 
     def newly_removed(self, handbook: Handbook) -> list[str]:
         present = {q.id for q in handbook.questions}
-        return sorted(qid for qid, stamp in self.notes.items() if qid not in present and not stamp.removed)
+        return sorted({
+            _question_id(key) for key, stamp in self.notes.items()
+            if _question_id(key) not in present and not stamp.removed
+        })
 
-    def modified(self, question_id: str) -> int:
-        return self.notes[question_id].modified
+    def modified(self, key: str) -> int:
+        return self.notes[key].modified
 
     def dumps(self) -> str:
         def entry(stamp: Stamp) -> dict[str, Any]:
@@ -99,6 +103,12 @@ class Stamps:
             "notes": {qid: entry(stamp) for qid, stamp in sorted(self.notes.items())},
         }
         return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def _question_id(key: str) -> str:
+    """The question a state entry belongs to: its key is the question id, or ``<id>/cloze`` for the
+    question's cloze note."""
+    return key.split("/", 1)[0]
 
 
 def _stamp(entry: Any) -> Stamp:

@@ -16,7 +16,7 @@ _TOP_KEYS = {
     "pdf", "anki",
 }
 _PDF_KEYS = {"page_size", "margins"}
-_ANKI_KEYS = {"model_id", "deck_id"}
+_ANKI_KEYS = {"model_id", "deck_id", "html_url"}
 _PAGE_SIZES = {"A3", "A4", "A5", "B4", "B5", "Letter", "Legal", "Ledger"}
 
 
@@ -73,6 +73,12 @@ def read_metadata(root: Path, report: Report) -> Metadata | None:
         else:
             ids[key] = value
 
+    html_url = anki.get("html_url", "")
+    if not isinstance(html_url, str):
+        report.error(name, None, "'anki.html_url' must be a string: where readers find the html/ folder")
+        ok = False
+        html_url = ""
+
     page_size = pdf.get("page_size", "A4")
     if not isinstance(page_size, str) or page_size not in _PAGE_SIZES:
         report.error(name, None, f"'pdf.page_size' must be one of {', '.join(sorted(_PAGE_SIZES))}")
@@ -97,7 +103,7 @@ def read_metadata(root: Path, report: Report) -> Metadata | None:
         license=strings["license"],
         source_note=strings["source_note"],
         page=PageSettings(size=page_size, margins=margins),
-        anki=AnkiSettings(model_id=ids["model_id"], deck_id=ids["deck_id"]),
+        anki=AnkiSettings(model_id=ids["model_id"], deck_id=ids["deck_id"], html_url=html_url.strip()),
     )
 
 

@@ -88,6 +88,14 @@ class Strikeout:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Cloze:
+    """``==text==``: a term worth memorising. Shown highlighted; in Anki, one cloze deletion each."""
+
+    kind: ClassVar[str] = "cloze"
+    children: tuple[Inline, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Link:
     """A hyperlink. ``question_id`` is set when the target is another question of the handbook."""
 
@@ -133,7 +141,7 @@ class FootnoteRef:
     number: int
 
 
-Inline = Text | Code | Emph | Strong | Strikeout | Link | Image | Math | SoftBreak | LineBreak | FootnoteRef
+Inline = Text | Code | Emph | Strong | Strikeout | Cloze | Link | Image | Math | SoftBreak | LineBreak | FootnoteRef
 
 
 # --- block nodes --------------------------------------------------------------------------------
@@ -248,6 +256,15 @@ class Body:
     footnotes: tuple[Footnote, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyPoints:
+    """A question's short answer: the ``> [!要点]`` callout opening its answer (``given``), or else the
+    answer's first paragraph standing in for one. Empty when the answer has neither."""
+
+    blocks: tuple[Block, ...] = ()
+    given: bool = False
+
+
 # --- the book -----------------------------------------------------------------------------------
 
 
@@ -261,6 +278,8 @@ class Question:
     tags: tuple[str, ...] = ()
     difficulty: int | None = None
     section: str = ""  # the group heading the question stands under, if the source had one
+    key_points: KeyPoints = field(default_factory=KeyPoints)  # given ones are not repeated in ``answer``
+    follow_ups: tuple[tuple[Inline, ...], ...] = ()  # the "面试追问" prompts, without their answers
     source: Source
 
     def __post_init__(self) -> None:
@@ -298,6 +317,8 @@ class PageSettings:
 class AnkiSettings:
     model_id: int
     deck_id: int
+    # Where readers find the HTML copy (its html/ folder, as a URL): the cards' Source links point there.
+    html_url: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -342,7 +363,7 @@ def descendants(items: Iterable[Node]) -> Iterator[Node]:
     carries, then the blocks nested in it. The one walk over answer trees; every collector uses it."""
     for node in items:
         yield node
-        if isinstance(node, Emph | Strong | Strikeout | Link | Paragraph | Heading):
+        if isinstance(node, Emph | Strong | Strikeout | Cloze | Link | Paragraph | Heading):
             yield from descendants(node.children)
         elif isinstance(node, Figure):
             yield from descendants((node.image,))
@@ -383,8 +404,9 @@ def walk(where: Handbook | Chapter) -> Iterator[tuple[Node, Place]]:
 
 
 def walk_question(chapter: Chapter, question: Question) -> Iterator[tuple[Node, Place]]:
-    """Every node of one question, title first, with its place."""
-    nodes = itertools.chain(descendants(question.title), body_nodes(question.answer))
+    """Every node of one question, title first, then its given key points, then its answer."""
+    given = question.key_points.blocks if question.key_points.given else ()
+    nodes = itertools.chain(descendants(question.title), descendants(given), body_nodes(question.answer))
     yield from _located(nodes, chapter, question, question.source)
 
 
@@ -398,6 +420,15 @@ def _located(
             yield node, Place(chapter=chapter, question=question, source=Source(path=source.path, line=line))
         else:
             yield node, here
+
+
+def text_length(blocks: Iterable[Block]) -> int:
+    """The visible characters of ``blocks`` (formulas count as their TeX, code blocks as their code)."""
+    return sum(
+        len(n.text) if isinstance(n, Text | Code) else len(n.tex) if isinstance(n, Math | MathBlock)
+        else len(n.code) if isinstance(n, CodeBlock) else 0
+        for n in descendants(blocks)
+    )
 
 
 def walk_inlines(nodes: Iterable[Inline]) -> list[Inline]:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from . import anki, epub, html, pdf
 from .context import Renderer
+from .pages import PAGES_FILE
+from .pdf import cards
 
+# The PDF runs before the deck: it records each question's printed page (PAGES_FILE) for the deck to name.
 RENDERERS: dict[str, Renderer] = {
     "html": Renderer(render=html.render),
     "epub": Renderer(render=epub.render),
-    "anki": Renderer(render=anki.render, reads_back=(anki.STATE_FILE,)),
     "pdf": Renderer(render=pdf.render),
+    "anki": Renderer(render=anki.render, reads_back=(anki.STATE_FILE, PAGES_FILE)),
+    "cards": Renderer(render=cards.render, reads_back=(PAGES_FILE,)),
 }
 
 FORMATS = tuple(RENDERERS)

@@ -20,10 +20,12 @@ from anki.notes import NoteId
 from click.testing import CliRunner
 
 from pipeline import anki as anki_output
-from pipeline.anki import DECK_FILE, STATE_FILE, deck_id, note_guid
+from pipeline.anki import DECK_FILE, STATE_FILE, cloze_blocks, cloze_guid, cloze_model_id, deck_id, note_guid
 from pipeline.build import Options, build
 from pipeline.cli import main
 from pipeline.diagnostics import ContentError
+from pipeline.model import Text, descendants
+from pipeline.pages import PAGES_FILE
 from pipeline.parser import load_handbook
 from pipeline.render import pygments_css
 
@@ -122,7 +124,8 @@ def test_deck_has_one_note_per_question_with_our_note_type_decks_tags_and_fields
         assert selector in note_type["css"]
 
     nid, fields, tags = note_by_guid(collection, note_guid("mini", "what-is-x"))
-    assert tags == ["basics", "math"]  # the question's tags plus the chapter id, once
+    # Under the handbook's id, so they never merge with the user's own: tags, chapter, difficulty.
+    assert tags == ["mini::basics", "mini::math", "mini::章节::basics", "mini::难度::2"]
     assert fields["Question"] == '什么是 <span class="math math-inline">\\(x\\)</span>？'
     assert fields["Chapter"] == "第 1 章 · 基础"
     assert fields["Source"] == "what-is-x · 01-basics.md"
@@ -146,7 +149,7 @@ def test_deck_has_one_note_per_question_with_our_note_type_decks_tags_and_fields
     assert "答案第一段" in back and "什么是" in back
 
     _, _, tags = note_by_guid(collection, note_guid("mini", "third"))
-    assert tags == ["deep", "more", "x"]
+    assert tags == ["mini::deep", "mini::x", "mini::章节::more"]
 
 
 def test_new_cards_come_in_handbook_order(content: Path, tmp_path: Path, collection: Collection) -> None:
@@ -379,11 +382,110 @@ def test_real_handbook_imports(tmp_path: Path, collection: Collection) -> None:
         pytest.skip(f"content/ does not build yet: {exc}")
     deck, _ = build_deck(root, tmp_path / "out")
     log = import_deck(collection, deck)
-    assert counts(log) == (len(handbook.questions), 0, 0, 0)
-    assert collection.card_count() == len(handbook.questions)
+    with_clozes = [q for q in handbook.questions if cloze_blocks(q)]
+    assert len(with_clozes) >= len(handbook.chapters)  # at least one cloze in every chapter
+    assert counts(log) == (len(handbook.questions) + len(with_clozes), 0, 0, 0)
+    clozes = sum(
+        isinstance(n, Text) and n.text.startswith("{{c") for q in with_clozes for n in descendants(cloze_blocks(q))
+    )
+    assert collection.card_count() == len(handbook.questions) + clozes  # one card per ==…==
     names = {d.name for d in collection.decks.all_names_and_ids()}
     for chapter in handbook.chapters:
         assert any(n.endswith(f"::{chapter.number:02d} {chapter.title}") for n in names)
     with zipfile.ZipFile(io.BytesIO(deck.read_bytes())) as archive:
         packed = set(json.loads(archive.read("media")).values())
     assert packed <= set(os.listdir(collection.media.dir()))
+
+
+# --- study features (issue 16): key points, clozes, tags, source ---------------------------------
+
+KEY_POINTS = """\
+## 有要点的题 {#keyed difficulty=1 section="第一 组"}
+
+> [!要点]
+> 一句话的==要点==。
+
+完整答案里有 ==术语甲==，还有 ==术语乙==。
+
+- 列表里没有填空
+- 列表里有 ==术语丙==
+"""
+
+
+def test_back_shows_key_points_first_and_the_full_answer_folded(
+    content: Path, tmp_path: Path, collection: Collection,
+) -> None:
+    (content / "03-keys.md").write_text("---\nid: keys\ntitle: 要点\n---\n\n" + KEY_POINTS, encoding="utf-8")
+    deck, _ = build_deck(content, tmp_path / "out")
+    import_deck(collection, deck)
+    nid, fields, tags = note_by_guid(collection, note_guid("mini", "keyed"))
+    answer = fields["Answer"]
+    assert answer.index("一句话的") < answer.index('<details class="card-full">') < answer.index("完整答案里")
+    assert "[!要点]" not in answer and '<mark class="cloze">术语甲</mark>' in answer
+    assert tags == ["mini::分组::第一_组", "mini::章节::keys", "mini::难度::1"]
+    assert fields["Chapter"] == "第 3 章 · 要点 · 第一 组"
+    back = collection.get_note(nid).cards()[0].answer()
+    assert "matchMedia" in back  # wide screens open the folded answer
+
+    # The cloze note: one card per ==…==, in reading order, the key points' cloze first.
+    cloze_nid, cloze_fields, cloze_tags = note_by_guid(collection, cloze_guid("mini", "keyed"))
+    assert cloze_tags == tags
+    text = cloze_fields["Text"]
+    assert [text.index(f"{{{{c{n}::") for n in range(1, 5)] == sorted(text.index(f"{{{{c{n}::") for n in range(1, 5))
+    assert "{{c2::术语甲}}" in text and "{{c4::术语丙}}" in text and "列表里没有填空" not in text
+    cards = collection.get_note(cloze_nid).cards()
+    assert len(cards) == 4
+    assert collection.get_note(cloze_nid).note_type()["id"] == cloze_model_id(MODEL_ID)  # type: ignore[index]
+    first = next(c for c in cards if c.ord == 1)
+    assert ">术语甲<" not in first.question() and 'data-ordinal="2">[...]</span>' in first.question()
+    assert ">术语甲</span>" in first.answer()
+
+
+def test_edited_cloze_updates_the_cloze_note_and_keeps_its_reviews(
+    content: Path, tmp_path: Path, collection: Collection,
+) -> None:
+    (content / "03-keys.md").write_text("---\nid: keys\ntitle: 要点\n---\n\n" + KEY_POINTS, encoding="utf-8")
+    deck, _ = build_deck(content, tmp_path / "out")
+    assert counts(import_deck(collection, deck)) == (5, 0, 0, 0)
+    guid = cloze_guid("mini", "keyed")
+    nid, _, _ = note_by_guid(collection, guid)
+    card = next(c for c in collection.get_note(nid).cards() if c.ord == 1)
+    card.start_timer()
+    collection.sched.answerCard(card, 3)
+    reviews = sql(collection).all("select id, cid, ease from revlog")
+    notes, cards = collection.note_count(), collection.card_count()
+
+    edit(content / "03-keys.md", "==术语甲==", "==改过的术语甲==")
+    deck, _ = build_deck(content, tmp_path / "out")
+    # The basic note shows the highlight too, so it changes with the cloze note.
+    assert counts(import_deck(collection, deck)) == (0, 2, 3, 0)
+    same_nid, fields, _ = note_by_guid(collection, guid)
+    assert same_nid == nid and "{{c2::改过的术语甲}}" in fields["Text"]
+    assert (collection.note_count(), collection.card_count()) == (notes, cards)
+    assert sql(collection).all("select id, cid, ease from revlog") == reviews
+    assert collection.get_card(card.id).queue != 0
+    state = json.loads((tmp_path / "out" / STATE_FILE).read_text(encoding="utf-8"))
+    assert "keyed/cloze" in state["notes"]
+
+
+def test_source_links_the_html_copy_and_names_the_printed_page(content: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / PAGES_FILE).write_text(
+        json.dumps({"format": 1, "handbook": "mini", "pages": {"what-is-x": 37}}), encoding="utf-8"
+    )
+    config = content / "handbook.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + 'html_url = "file:///home/me/handbook/html/"\n', encoding="utf-8"
+    )
+    deck, _ = build_deck(content, out)
+    with zipfile.ZipFile(deck) as archive:
+        db = sqlite3.connect(":memory:")
+        db.deserialize(archive.read("collection.anki2"))
+    sources = {row[0]: row[1].split("\x1f")[4] for row in db.execute("select guid, flds from notes")}
+    db.close()
+    assert sources[note_guid("mini", "what-is-x")] == (
+        'what-is-x · <a class="source-link" href="file:///home/me/handbook/html/chapter-basics.xhtml#q-what-is-x">'
+        "01-basics.md</a> · 第 37 页"
+    )
+    assert sources[note_guid("mini", "second")].endswith("01-basics.md</a>")  # no page known: none named

@@ -5,6 +5,8 @@ Each handbook is built once per session; the tests read the files the build wrot
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import shutil
 import socket
@@ -25,9 +27,11 @@ from PIL import Image as PILImage
 
 from pipeline.build import Options, build
 from pipeline.diagnostics import ContentError, Diagnostic
-from pipeline.model import Handbook, Paragraph, Question, Text, walk_inlines
+from pipeline.model import Cloze, Code, Handbook, Paragraph, Question, Text, walk, walk_inlines
+from pipeline.pages import PAGES_FILE
 from pipeline.parser import load_handbook
 from pipeline.pdf import OUTPUT_NAME, PRACTICE_NAME
+from pipeline.pdf.frame import MAX_ANSWER_LINES, MIN_ANSWER_LINES, answer_lines
 from pipeline.remote import FetchError, RemoteCache
 
 REPO = Path(__file__).resolve().parent.parent
@@ -574,3 +578,84 @@ def test_fetch_remote_puts_the_image_in_the_pdf(
     assert [str(d) for d in diagnostics] == [
         f"01-a.md:10: warning: remote image left out (HTTP 404 Not Found): {server.url}/missing.png"
     ]
+
+
+# --- study use (issue 16): key points, clozes, the practice edition --------------------------------
+
+
+def test_key_points_and_clozes_print_as_such(content: Built) -> None:
+    text = squeeze(pdftotext(content.book))
+    assert "[!要点]" not in text
+    clozes = [n for n, _ in walk(content.handbook) if isinstance(n, Cloze)]
+    assert len(clozes) >= len(content.handbook.chapters)
+    for cloze in clozes:
+        runs = squeeze("".join(n.text for n in walk_inlines(cloze.children) if isinstance(n, Text)))
+        assert runs in text and f"=={runs}==" not in text
+    for question in content.handbook.questions:
+        assert question.key_points.given
+        runs = "".join(n.text for n in walk_inlines(question.key_points.blocks[0].children)  # type: ignore[union-attr]
+                       if isinstance(n, Text))
+        assert squeeze(runs)[:20] in text
+
+
+def test_pages_file_records_each_question_page(content: Built) -> None:
+    recorded = json.loads((content.book.parent / PAGES_FILE).read_text(encoding="utf-8"))["pages"]
+    pages = question_pages(content)
+    assert {
+        f"{c.number}.{q.number}": recorded[q.id] for c in content.handbook.chapters for q in c.questions
+    } == pages
+
+
+def test_practice_edition_prints_follow_ups_and_scaled_answer_space(content: Built) -> None:
+    text = squeeze(pdftotext(content.practice))
+    for question in content.handbook.questions:
+        assert question.follow_ups
+        for prompt in question.follow_ups:
+            runs = "".join(n.text for n in walk_inlines(prompt) if isinstance(n, Text | Code))
+            assert squeeze(runs)[:15] in text, runs
+    lines = {answer_lines(q) for q in content.handbook.questions}
+    assert len(lines) > 2 and min(lines) >= MIN_ANSWER_LINES and max(lines) <= MAX_ANSWER_LINES
+
+
+def test_practice_chapters_run_on(cache: Path, tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    root.mkdir()
+    shutil.copy(MINI / "handbook.toml", root / "handbook.toml")
+    for n in range(1, 5):
+        (root / f"0{n}-c{n}.md").write_text(
+            f"---\nid: c{n}\ntitle: 第{n}章标题\n---\n\n## 问题{n} {{#q{n}}}\n\n简短答案{n}。\n", encoding="utf-8"
+        )
+    built = _build(root, tmp_path / "out", cache)
+    chapters = outline(built.practice)
+    # No page break before a chapter: the next one starts on the page where the previous one ends.
+    assert any(later.page == earlier.page for earlier, later in itertools.pairwise(chapters))
+    pages = words_by_page(built.practice)
+    for chapter in chapters:
+        height, words = pages[chapter.page - 1]
+        heading_top = height - chapter.top
+        below = [t for top, bottom, t in words if top > heading_top + 40 and bottom < height - 24 * MM]
+        assert below, f"chapter {chapter.title} ends page {chapter.page}"  # a heading never alone at the foot
+    assert len(pypdf.PdfReader(built.practice).pages) < len(pypdf.PdfReader(built.book).pages)
+
+
+def test_group_headings_in_the_body_and_the_contents(cache: Path, tmp_path: Path) -> None:
+    root = tmp_path / "content"
+    root.mkdir()
+    shutil.copy(MINI / "handbook.toml", root / "handbook.toml")
+    (root / "01-g.md").write_text(
+        "---\nid: g\ntitle: 分组\n---\n\n"
+        '## 甲一 {#a1 section="甲组"}\n\n答。\n\n## 甲二 {#a2 section="甲组"}\n\n答。\n\n'
+        '## 乙一 {#b1 section="乙组"}\n\n答。\n',
+        encoding="utf-8",
+    )
+    built = _build(root, tmp_path / "out", cache)
+    first_chapter = outline(built.book)[0].page
+    contents = squeeze(pdftotext(built.book, "-f", "2", "-l", str(first_chapter - 1)))
+    assert contents.index("甲组") < contents.index("1.1") < contents.index("1.2") < contents.index("乙组")
+    assert contents.count("甲组") == 1
+    body = squeeze(pdftotext(built.book, "-f", str(first_chapter)))
+    assert body.count("甲组") == 1 and body.index("甲组") < body.index("甲一") < body.index("乙组") < body.index("乙一")
+    practice = squeeze(pdftotext(built.practice))
+    assert practice.count("乙组") == 2  # contents and body
+    # the groups are headings to read, not entries of the outline
+    assert [q.title for q in outline(built.book)[0].children] == ["1.1 甲一", "1.2 甲二", "1.3 乙一"]

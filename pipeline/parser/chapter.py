@@ -17,6 +17,7 @@ from ..model import (
     Body,
     BulletList,
     Chapter,
+    Cloze,
     Code,
     CodeBlock,
     Emph,
@@ -26,6 +27,7 @@ from ..model import (
     Heading,
     Image,
     Inline,
+    KeyPoints,
     LineBreak,
     Link,
     ListItem,
@@ -43,6 +45,8 @@ from ..model import (
     TableCell,
     Text,
     ThematicBreak,
+    descendants,
+    text_length,
 )
 from .markdown import line_of, plain_text
 from .scan import QuestionHead, ScannedChapter
@@ -87,8 +91,17 @@ class ChapterBuilder:
         questions = []
         for qnum, (head, nodes) in enumerate(groups, start=1):
             answer = self.body(nodes, level=2)
-            if not answer.blocks:
+            key_points, answer = _key_points(answer)
+            if not answer.blocks and not key_points.given:
                 self.report.warning(scan.rel, head.line, f"empty answer for question {head.id!r}")
+            length = text_length(key_points.blocks)
+            if length > KEY_POINTS_MAX:
+                where = "key points" if key_points.given else "first paragraph (standing in for key points)"
+                self.report.warning(
+                    scan.rel, head.line,
+                    f"the {where} of question {head.id!r} run to {length} characters (at most {KEY_POINTS_MAX}); "
+                    "give a shorter '> [!要点]' callout",
+                )
             difficulty = self._difficulty(head)
             tags = tuple(dict.fromkeys(head.attrs.get("tags", "").split()))
             questions.append(
@@ -101,6 +114,8 @@ class ChapterBuilder:
                     tags=tags,
                     difficulty=difficulty,
                     section=head.attrs.get("section", ""),
+                    key_points=key_points,
+                    follow_ups=_follow_ups(answer.blocks),
                     source=Source(path=scan.rel, line=head.line),
                 )
             )
@@ -254,6 +269,8 @@ class ChapterBuilder:
                 out.append(Strong(children=self.inlines(node.children, line, notes)))
             elif kind == "s":
                 out.append(Strikeout(children=self.inlines(node.children, line, notes)))
+            elif kind == "cloze":
+                out.append(Cloze(children=self.inlines(node.children, line, notes)))
             elif kind == "math_inline":
                 out.append(Math(tex=node.content.strip(), display=False, line=line))
             elif kind == "math_inline_double":
@@ -322,6 +339,75 @@ class ChapterBuilder:
             for note in node.children:
                 defs[int(note.meta["id"])] = [c for c in note.children if c.type != "footnote_anchor"]
         return defs
+
+
+KEY_POINTS_MAX = 300
+# The first line of a block quote that makes it the answer's key points (compared without case).
+KEY_POINTS_MARKERS = ("[!要点]", "[!summary]")
+# The heading inside an answer whose list holds follow-up questions.
+FOLLOW_UP_HEADINGS = ("面试追问", "追问", "follow-up questions", "follow-ups")
+
+
+def _key_points(answer: Body) -> tuple[KeyPoints, Body]:
+    """The answer's key points, and the answer without the callout that gave them."""
+    blocks = answer.blocks
+    if blocks and isinstance(blocks[0], BlockQuote):
+        inner = _without_marker(blocks[0].blocks)
+        if inner is not None:
+            rest = Body(blocks=blocks[1:], footnotes=answer.footnotes)
+            return KeyPoints(blocks=inner, given=True), rest
+    first = next((b for b in blocks if isinstance(b, Paragraph)), None)
+    return KeyPoints(blocks=(first,) if first is not None else (), given=False), answer
+
+
+def _without_marker(blocks: tuple[Block, ...]) -> tuple[Block, ...] | None:
+    """The callout's blocks without its ``[!要点]`` line; None when the quote is no key-points callout."""
+    if not blocks or not isinstance(blocks[0], Paragraph):
+        return None
+    children = blocks[0].children
+    if not children or not isinstance(children[0], Text):
+        return None
+    text = children[0].text
+    marker = next((m for m in KEY_POINTS_MARKERS if text.casefold().startswith(m.casefold())), None)
+    if marker is None:
+        return None
+    head = text[len(marker):].lstrip()
+    rest: list[Inline] = [Text(text=head)] if head else []
+    rest += children[1:]
+    while rest and isinstance(rest[0], SoftBreak | LineBreak):
+        rest.pop(0)
+    first = (Paragraph(children=tuple(rest)),) if rest else ()
+    return (*first, *blocks[1:])
+
+
+def _follow_ups(blocks: tuple[Block, ...]) -> tuple[tuple[Inline, ...], ...]:
+    """The prompts of the answer's follow-up list: each item's leading bold question, or its first
+    paragraph when the item does not open with one."""
+    for index, block in enumerate(blocks):
+        if not (isinstance(block, Heading) and _plain(block.children).strip().casefold() in FOLLOW_UP_HEADINGS):
+            continue
+        for after in blocks[index + 1:]:
+            if isinstance(after, Heading) and after.level <= block.level:
+                break
+            if isinstance(after, BulletList | OrderedList):
+                return tuple(p for p in (_prompt(item.blocks) for item in after.items) if p)
+    return ()
+
+
+def _prompt(blocks: tuple[Block, ...]) -> tuple[Inline, ...]:
+    if not blocks or not isinstance(blocks[0], Paragraph):
+        return ()
+    children = blocks[0].children
+    if children and isinstance(children[0], Strong):
+        return children[0].children
+    return children
+
+
+def _plain(nodes: Sequence[Inline]) -> str:
+    return "".join(
+        n.text if isinstance(n, Text | Code) else n.tex if isinstance(n, Math) else ""
+        for n in descendants(nodes)
+    )
 
 
 class _BodyState:

@@ -26,6 +26,7 @@ def markdown_parser() -> MarkdownIt:
     md.use(footnote_plugin)
     md.use(dollarmath_plugin, allow_labels=False, allow_space=True, allow_digits=False, double_inline=True)
     md.inline.ruler.at("math_inline", _math_inline_rule())
+    md.inline.ruler.after("backticks", "cloze", _cloze_rule)  # after code and math: never inside them
     md.use(cjk_friendly)
     # Keep escaped characters as separate tokens, so an escaped \$ is not mistaken for a stray one.
     md.disable("text_join")
@@ -54,6 +55,28 @@ def _math_inline_rule() -> Callable[[StateInline, bool], bool]:
         return True
 
     return rule
+
+
+def _cloze_rule(state: StateInline, silent: bool) -> bool:
+    """``==text==`` (Obsidian's highlight) as ``cloze_open`` … ``cloze_close`` around inline tokens.
+
+    The text may not start or end with a space, so ``a == b`` in prose stays text; nor nest.
+    """
+    src, start = state.src, state.pos
+    if src[start : start + 2] != "==" or src[start + 2 : start + 3] in ("", "=", " ", "\t", "\n"):
+        return False
+    end = src.find("==", start + 2, state.posMax)
+    if end < 0 or src[end - 1] in " \t\n" or src[end + 2 : end + 3] == "=":
+        return False
+    if not silent:
+        state.push("cloze_open", "mark", 1).markup = "=="
+        limit = state.posMax
+        state.pos, state.posMax = start + 2, end
+        state.md.inline.tokenize(state)
+        state.posMax = limit
+        state.push("cloze_close", "mark", -1).markup = "=="
+    state.pos = end + 2
+    return True
 
 
 def plain_text(nodes: Sequence[SyntaxTreeNode]) -> str:

@@ -32,6 +32,7 @@ from ..formulas import math_hook
 from ..labels import labels
 from ..locations import TEMPLATES
 from ..model import Handbook
+from ..pages import PAGES_FILE, dumps_pages
 from ..render import Hooks, environment, pygments_css, question_anchor
 from .edition import Edition, answer_pages
 from .engine import Engine, layout_key
@@ -117,7 +118,9 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
                 Edition, handbook=handbook, env=env, frame=frame, engine=engine, ctx=ctx, records=records
             )
             book = edition(name="book", title="", destination=staged[0].temporary)
-            practice = edition(name="practice", title=words["practice_edition"], destination=staged[1].temporary)
+            practice = edition(
+                name="practice", title=words["practice_edition"], destination=staged[1].temporary, run_on=True
+            )
 
             def start_practice(numbers: dict[str, int]) -> None:
                 practice.start_chapters({"answer_pages": answer_pages(handbook, numbers)})
@@ -125,8 +128,8 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             book_pages, front_pages = book.build(
                 with_index=bool(frame["tag_index"]), right_hand=True, extra={}, on_numbers=start_practice
             )
-            # The practice edition's contents list the same chapters and questions: the same length, or
-            # else one more front matter layout finds out.
+            # The practice edition's contents list the same chapters and questions (and groups): the same
+            # length, or else one more front matter layout finds out.
             practice.build(
                 with_index=False, right_hand=False, extra={"answer_pages": book_pages}, front_pages=front_pages
             )
@@ -134,5 +137,6 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         # What WeasyPrint logged is reported once its block ends: a missing glyph is an error.
         if len(ctx.report.errors) > errors_before:
             return []  # a PDF with missing glyphs is not a result; the previous files stay
-        return [output.commit() for output in staged]
+        written = [output.commit() for output in staged]
+        return [*written, ctx.writer.write_text(out / PAGES_FILE, dumps_pages(handbook, book_pages))]
 

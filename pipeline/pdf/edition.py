@@ -53,8 +53,13 @@ class Edition:
         ctx: Context,
         records: list[logging.LogRecord],
         destination: Path,
+        run_on: bool = False,
     ) -> None:
+        """``run_on``: lay all chapters out as one part, each following the last without a page break
+        (the practice edition); otherwise every chapter is a part opening on a new page."""
         self.name = name
+        chapters = handbook.chapters
+        self.groups: tuple[tuple[Chapter, ...], ...] = (chapters,) if run_on else tuple((c,) for c in chapters)
         self.destination = destination
         self.title = title
         self.handbook = handbook
@@ -84,7 +89,7 @@ class Edition:
         """
         handbook = self.handbook
         engine = self.engine
-        refs_of = [chapter_refs(c) for c in handbook.chapters]
+        refs_of = [tuple(dict.fromkeys(a for c in group for a in chapter_refs(c))) for group in self.groups]
         numbers: dict[str, int] = {}  # anchor → page number; 0 (unknown) before the first layout
         self.ctx.progress(f"pdf: laying out the {self.name}'s chapters")
         if front_pages is None:
@@ -92,7 +97,7 @@ class Edition:
         placeholder = self._front(numbers, extra, with_index=with_index) if front_pages is None else None
         for round_number in range(_MAX_ROUNDS):
             jobs = [
-                self._chapter_job(c, refs, numbers, extra) for c, refs in zip(handbook.chapters, refs_of, strict=True)
+                self._chapter_job(group, refs, numbers, extra) for group, refs in zip(self.groups, refs_of, strict=True)
             ]
             chapter_parts = engine.run(jobs)
             counts = [part.pages for part in chapter_parts]
@@ -153,7 +158,10 @@ class Edition:
 
     def start_chapters(self, extra: dict[str, Any]) -> None:
         """Start laying out the chapters as the first round of ``build`` will ask for them."""
-        jobs = [self._chapter_job(c, chapter_refs(c), {}, extra) for c in self.handbook.chapters]
+        jobs = [
+            self._chapter_job(group, tuple(a for c in group for a in chapter_refs(c)), {}, extra)
+            for group in self.groups
+        ]
         self.engine.submit(jobs)
 
     def _values(self, extra: dict[str, Any], **values: Any) -> dict[str, Any]:
@@ -166,13 +174,14 @@ class Edition:
         }
 
     def _chapter_job(
-        self, chapter: Chapter, refs: tuple[str, ...], numbers: dict[str, int], extra: dict[str, Any]
+        self, group: tuple[Chapter, ...], refs: tuple[str, ...], numbers: dict[str, int], extra: dict[str, Any]
     ) -> Job:
-        pairs = [(REF_PREFIX + a, numbers.get(a, 0)) for a in refs]
+        pairs = [(REF_PREFIX + a, numbers.get(a, 0)) for a in dict.fromkeys(refs)]
         html = self.env.get_template(PART_TEMPLATE).render(
-            **self._values(extra, part="chapter", chapter=chapter, refs=pairs, with_index=False)
+            **self._values(extra, part="chapter", chapter=group[0], chapters=group, refs=pairs, with_index=False)
         )
-        return self.engine.job(html, self._identifier(chapter.id), inputs=assets_key(self.handbook, chapter))
+        inputs = key(*(assets_key(self.handbook, c) for c in group))
+        return self.engine.job(html, self._identifier("+".join(c.id for c in group)), inputs=inputs)
 
     def _front(
         self, numbers: dict[str, int], extra: dict[str, Any], *, with_index: bool
@@ -202,15 +211,16 @@ class Edition:
         front_pages = plan.chapters[0] if plan.chapters else plan.back
         front_pages -= sum(1 for blank in plan.blanks if blank < front_pages)
         runs: list[list[Stamp]] = [[Stamp()] + [Stamp(folio=str(n + 1)) for n in range(1, front_pages)]]
-        # (first page, pages, running head, whether its first page opens a chapter with a big title)
+        # (first page, running head of each page, whether its first page opens a chapter with a big title)
         heads = [
-            (plan.chapters[i], part.pages, c.title, True)
-            for i, (c, part) in enumerate(zip(self.handbook.chapters, chapter_parts, strict=True))
+            (plan.chapters[i], _page_titles(group, part), True)
+            for i, (group, part) in enumerate(zip(self.groups, chapter_parts, strict=True))
         ]
-        heads.append((plan.back, back.pages if back else 1, labels(self.handbook.meta.language)["tag_index"], False))
-        for start, pages, title, opening in heads:
+        index_title = labels(self.handbook.meta.language)["tag_index"]
+        heads.append((plan.back, [index_title] * (back.pages if back else 1), False))
+        for start, titles, opening in heads:
             run: list[Stamp] = []
-            for k in range(pages):
+            for k, title in enumerate(titles):
                 number = start + k + 1
                 if k == 0 and opening:
                     run.append(Stamp(folio=str(number)))  # a chapter's opening page has its own big title
@@ -229,6 +239,20 @@ class Edition:
         # A stable first /ID half per edition: the same document across rebuilds, as the PDF spec asks.
         name = f"{self.handbook.meta.id}/{self.name}" + (f"/{part}" if part else "")
         return hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+def _page_titles(group: tuple[Chapter, ...], part: Part) -> list[str]:
+    """The running head of each page of a part: the chapter under way at the top of the page (the one
+    of a group of chapters run on that last started on an earlier page, or on this one)."""
+    starts = sorted(
+        (part.anchors[chapter_anchor(c.id)][0], n, c.title) for n, c in enumerate(group)
+        if chapter_anchor(c.id) in part.anchors
+    )
+    titles = []
+    for page in range(part.pages):
+        begun = [title for index, _, title in starts if index <= page]
+        titles.append(begun[-1] if begun else group[0].title)
+    return titles
 
 
 def answer_pages(handbook: Handbook, numbers: dict[str, int]) -> dict[str, int]:

@@ -15,7 +15,7 @@ from ..config import CONFIG_NAME
 from ..context import Context, Options
 from ..labels import Labels
 from ..locations import TEMPLATES
-from ..model import Chapter, Handbook, Question
+from ..model import Chapter, Handbook, Question, text_length
 
 OUTPUT_NAME = "handbook.pdf"
 PRACTICE_NAME = "handbook-practice.pdf"
@@ -26,9 +26,11 @@ STYLESHEET = TEMPLATES / "pdf" / "pdf.css"
 
 # handbook.toml's margins go into CSS verbatim, so only plain lengths pass.
 _MARGINS = re.compile(r"(?:\d+(?:\.\d+)?(?:mm|cm|in|pt|pc|px|Q)\s+){0,3}\d+(?:\.\d+)?(?:mm|cm|in|pt|pc|px|Q)")
-# Ruled lines under each question of the practice edition, by difficulty.
-_ANSWER_LINES = {1: 7, 2: 10, 3: 14}
-_DEFAULT_ANSWER_LINES = 10
+# Ruled lines under each question of the practice edition: one per this many characters of the printed
+# answer, within bounds (a one-line answer still needs room; a 6,000-character one does not get 3 pages).
+_CHARACTERS_PER_LINE = 200
+MIN_ANSWER_LINES = 6
+MAX_ANSWER_LINES = 30
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,8 +42,11 @@ class TagEntry:
 
 
 def answer_lines(question: Question) -> int:
-    """How many ruled lines the practice edition leaves for answering ``question``."""
-    return _ANSWER_LINES.get(question.difficulty or 0, _DEFAULT_ANSWER_LINES)
+    """How many ruled lines the practice edition leaves for answering ``question``: scaled to the length
+    of its printed answer, from MIN_ANSWER_LINES to MAX_ANSWER_LINES."""
+    given = question.key_points.blocks if question.key_points.given else ()
+    length = text_length((*given, *question.answer.blocks))
+    return max(MIN_ANSWER_LINES, min(MAX_ANSWER_LINES, round(length / _CHARACTERS_PER_LINE)))
 
 
 def tag_index(handbook: Handbook) -> tuple[TagEntry, ...]:
