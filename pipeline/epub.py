@@ -127,16 +127,16 @@ def _manifest(site: html.Site, ctx: Context) -> list[ManifestItem]:
     items.append(
         ManifestItem(id="cover-image", href=html.COVER_IMAGE, media_type="image/svg+xml", properties="cover-image")
     )
-    for number, (asset, _) in enumerate(site.assets, start=1):
-        suffix = asset.path.suffix.lower()
+    for number, image in enumerate(site.assets, start=1):
+        suffix = PurePosixPath(image.name).suffix
         media_type = MEDIA_TYPES.get(suffix)
         if media_type is None:
-            media_type = mimetypes.guess_type(asset.path.name)[0] or "application/octet-stream"
+            media_type = mimetypes.guess_type(image.name)[0] or "application/octet-stream"
             ctx.report.warning(
-                asset.path, None,
+                image.asset.path, None,
                 f"{suffix or 'this'} images are not an EPUB core media type; use SVG, PNG, JPEG, GIF or WebP",
             )
-        items.append(ManifestItem(id=f"image-{number:03d}", href=html.asset_href(asset), media_type=media_type))
+        items.append(ManifestItem(id=f"image-{number:03d}", href=image.href, media_type=media_type))
     return items
 
 

@@ -8,12 +8,14 @@ no scripts, nothing fetched from the network.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Template
 
@@ -53,8 +55,74 @@ def chapter_file(chapter: Chapter) -> str:
     return f"chapter-{chapter.id}.xhtml"
 
 
-def asset_href(asset: Asset) -> str:
-    return (ASSET_DIR / asset.path).as_posix()
+# What a file's first bytes say it is: the EPUB checks images by content, not by name, and a PNG
+# named .jpg (common in imported material) is an error there.
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, ".png"),
+    (b"\xff\xd8\xff", 0, ".jpg"),
+    (b"GIF8", 0, ".gif"),
+    (b"WEBP", 8, ".webp"),
+)
+_EXTENSIONS = {".jpeg": ".jpg"}
+# Characters a file name inside an EPUB may not hold (OCF) or that break a URL: replaced by "_".
+_UNSAFE_NAME = re.compile(r"[\s\"*:<>?\\^|#%\[\]{}\x00-\x1f\x7f]+")
+
+
+def sniffed_suffix(path: PurePosixPath, data: bytes) -> str:
+    """The file extension that matches the image's content (its own when the content says nothing)."""
+    for magic, offset, suffix in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            return suffix
+    return _EXTENSIONS.get(path.suffix.lower(), path.suffix.lower())
+
+
+def asset_name(asset: Asset, data: bytes) -> str:
+    """Where an image lives in the site: its relative path below ``assets/``, each part made safe for
+    a file name in a zip and a URL, and the extension its content calls for."""
+    parts = [_UNSAFE_NAME.sub("_", part) for part in asset.path.parts]
+    stem = PurePosixPath(parts[-1]).stem if PurePosixPath(parts[-1]).suffix else parts[-1]
+    parts[-1] = stem + sniffed_suffix(asset.path, data)
+    return (ASSET_DIR / PurePosixPath(*parts)).as_posix()
+
+
+def url_path(name: str) -> str:
+    """A site path as a relative URL: every character a URL cannot hold percent-encoded (CJK too)."""
+    return quote(name, safe="/")
+
+
+def clean_svg(data: bytes) -> bytes:
+    """SVG from draw.io wraps labels in HTML's obsolete ``<font>``, which EPUB content may not hold."""
+    return re.sub(rb"<(/?)font\b[^>]*>", rb"<\1span>", data)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteAsset:
+    """An image of the handbook as the site holds it: its file name there and its (cleaned) bytes."""
+
+    asset: Asset
+    name: str
+    data: bytes
+
+    @property
+    def href(self) -> str:
+        return url_path(self.name)
+
+
+def site_assets(found: Sequence[tuple[Asset, bytes]]) -> tuple[SiteAsset, ...]:
+    """Each image under a file name of its own: two sources that make the same safe name are told
+    apart by a hash of their path."""
+    named: list[SiteAsset] = []
+    taken: set[str] = set()
+    for asset, data in sorted(found, key=lambda item: item[0].path):
+        name = asset_name(asset, data)
+        if name.lower() in taken:
+            digest = hashlib.sha256(asset.path.as_posix().encode("utf-8")).hexdigest()[:8]
+            stem, dot, suffix = name.rpartition(".")
+            name = f"{stem}-{digest}{dot}{suffix}"
+        taken.add(name.lower())
+        cleaned = clean_svg(data) if name.endswith(".svg") else data
+        named.append(SiteAsset(asset=asset, name=name, data=cleaned))
+    return tuple(named)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,13 +151,13 @@ class Site:
     contents: tuple[ContentsEntry, ...]
     stylesheet: bytes
     cover: bytes  # an SVG generated from the title
-    assets: tuple[tuple[Asset, bytes], ...]
+    assets: tuple[SiteAsset, ...]
 
     def files(self) -> list[tuple[str, bytes]]:
         """Every file of the site with its path relative to the site root, sorted by path."""
         out = [(p.name, p.data) for p in self.pages]
         out += [(STYLESHEET, self.stylesheet), (COVER_IMAGE, self.cover)]
-        out += [(asset_href(a), data) for a, data in self.assets]
+        out += [(a.name, a.data) for a in self.assets]
         return sorted(out)
 
 
@@ -131,7 +199,11 @@ def contents(handbook: Handbook) -> tuple[ContentsEntry, ...]:
 def link_href(url: str) -> str | None:
     """Links to the web stay; relative links (other files, unknown anchors) have no target in these
     pages, and a link to a file outside the EPUB makes it invalid, so they show as plain text."""
-    return url if urlsplit(url).scheme else None
+    # Spaces and CJK in a web address are percent-encoded: an EPUB holds only valid URLs.
+    return quote(url, safe=_URL_SAFE) if urlsplit(url).scheme else None
+
+
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
 # The rendered site, handed from the HTML renderer to the EPUB's when a build makes both.
@@ -147,10 +219,12 @@ def site(handbook: Handbook, ctx: Context) -> Site:
     math = math_hook(handbook, ctx, "mathml")
 
     pages_of = {q.id: chapter_file(c) for c in handbook.chapters for q in c.questions}
+    assets = site_assets(_read_assets(handbook, ctx))
+    asset_hrefs = {a.asset: a.href for a in assets}
 
     def image_src(target: Asset | RemoteImage) -> str | None:
         # Remote images are never fetched here: an EPUB may not reference undeclared remote resources.
-        return None if isinstance(target, RemoteImage) else asset_href(target)
+        return None if isinstance(target, RemoteImage) else asset_hrefs.get(target)
 
     hooks = Hooks(
         math=math,
@@ -201,7 +275,7 @@ def site(handbook: Handbook, ctx: Context) -> Site:
         contents=toc,
         stylesheet=stylesheet.encode("utf-8"),
         cover=cover_svg(handbook, env.get_template("html/cover.svg.j2")).encode("utf-8"),
-        assets=tuple(_read_assets(handbook, ctx)),
+        assets=assets,
     )
 
 

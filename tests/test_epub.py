@@ -7,6 +7,7 @@ import subprocess
 import uuid
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -92,13 +93,14 @@ def test_manifest_media_types_and_properties(book: zipfile.ZipFile) -> None:
     assert items["assets/images/pixel.png"]["media-type"] == "image/png"
     assert items["handbook.css"]["media-type"] == "text/css"
     assert items["toc.ncx"]["media-type"] == "application/x-dtbncx+xml"
+    assert items["assets/images/%E5%9B%BE_1_%2850_%29.png"]["media-type"] == "image/png"
     assert items["nav.xhtml"]["properties"] == "nav"
     assert items["chapter-basics.xhtml"].get("properties") == "mathml"
     assert items["chapter-more.xhtml"].get("properties") == "mathml"
     assert "properties" not in items["chapter-plain.xhtml"]
     # Every file of the package is in the manifest, and the other way round.
     package_files = {n.removeprefix("EPUB/") for n in book.namelist() if n.startswith("EPUB/")}
-    assert package_files - {"package.opf"} == set(items)
+    assert package_files - {"package.opf"} == {unquote(href) for href in items}
     spine = [items_by_id["href"] for items_by_id in _spine(opf)]
     assert spine == ["index.xhtml", "nav.xhtml", "chapter-basics.xhtml", "chapter-more.xhtml", "chapter-plain.xhtml"]
 
@@ -161,3 +163,19 @@ def test_real_handbook_passes_epubcheck(tmp_path: Path) -> None:
     options = Options(out_dir=tmp_path, cache_dir=tmp_path / "cache", source_date_epoch=SOURCE_DATE_EPOCH)
     build(content, ["epub"], options)
     assert epubcheck(tmp_path / epub.OUTPUT_NAME) == []
+
+
+CORPUS = PROJECT.parent / "shared" / "corpus" / "wethinkin-dev"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"WeThinkIn corpus not found at {CORPUS}")
+def test_imported_corpus_passes_epubcheck(tmp_path: Path) -> None:
+    """Imported material has images named with spaces and CJK, PNGs named .jpg, WebP named .jpg,
+    draw.io SVGs and MathJax's whole MathML: the EPUB must still be valid."""
+    from pipeline.importers import import_wethinkin
+
+    content = tmp_path / "content"
+    import_wethinkin(CORPUS, content)
+    options = Options(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", source_date_epoch=SOURCE_DATE_EPOCH)
+    build(content, ["epub"], options)
+    assert epubcheck(tmp_path / "out" / epub.OUTPUT_NAME) == []

@@ -10,7 +10,7 @@ import subprocess
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree as ET
 
@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from pipeline import html
 from pipeline.build import Options, build
 from pipeline.diagnostics import Diagnostic
+from pipeline.model import Asset
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -88,7 +89,18 @@ title: 纯文本
 ## 没有公式的问题 {#plain-question}
 
 回答，见[远程那题](02-more.md#remote)、[别的文件](other.md)、[坏锚点](#nope)和[邮件](mailto:a@example.com)。
+
+![名字奇怪、扩展名也不对的 PNG](<images/图 1 (50%).jpg>)
+
+![draw.io 的图](<images/draw io.svg>)
 """
+
+# draw.io labels: HTML's <font> inside foreignObject, which EPUB content documents may not hold.
+DRAWIO_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><switch><foreignObject width="10" height="10">'
+    '<div xmlns="http://www.w3.org/1999/xhtml"><font face="Comic Sans MS">字</font></div></foreignObject>'
+    '<text x="1" y="9">字</text></switch></svg>'
+)
 
 
 def png_pixel() -> bytes:
@@ -110,6 +122,8 @@ def write_content(root: Path) -> Path:
     (content / "02-more.md").write_text(SECOND_CHAPTER, encoding="utf-8")
     (content / "03-plain.md").write_text(THIRD_CHAPTER, encoding="utf-8")
     (content / "images" / "pixel.png").write_bytes(png_pixel())
+    (content / "images" / "图 1 (50%).jpg").write_bytes(png_pixel())
+    (content / "images" / "draw io.svg").write_text(DRAWIO_SVG, encoding="utf-8")
     return content
 
 
@@ -282,6 +296,33 @@ def test_images_copied_next_to_the_pages(built: Built) -> None:
     for name in ("dot.svg", "pixel.png"):
         copied = built.folder / "assets" / "images" / name
         assert copied.read_bytes() == (built.content / "images" / name).read_bytes()
+
+
+def test_image_names_safe_for_a_zip_and_a_url_with_the_extension_of_their_content(built: Built) -> None:
+    # Spaces become "_", the PNG named .jpg becomes .png; CJK stays, percent-encoded in the link.
+    folder = built.folder / "assets" / "images"
+    assert (folder / "图_1_(50_).png").read_bytes() == png_pixel()
+    sources = [i.attrib["src"] for i in elements(parse(built.folder / "chapter-plain.xhtml"), "img")]
+    assert sources == ["assets/images/%E5%9B%BE_1_%2850_%29.png", "assets/images/draw_io.svg"]
+    assert b"<font" not in (folder / "draw_io.svg").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "expected"),
+    [
+        ("a b/c#d%e.jpg", png_pixel(), "assets/a_b/c_d_e.png"),
+        ("x.JPEG", b"\xff\xd8\xff\xe0", "assets/x.jpg"),
+        ("图.jpg", b"RIFF\0\0\0\0WEBPVP8 ", "assets/图.webp"),
+        ("d.svg", b"<svg/>", "assets/d.svg"),
+    ],
+)
+def test_asset_name(path: str, data: bytes, expected: str) -> None:
+    assert html.asset_name(Asset(path=PurePosixPath(path)), data) == expected
+
+
+def test_two_images_with_the_same_safe_name_stay_apart() -> None:
+    named = html.site_assets([(Asset(path=PurePosixPath("a b.png")), b""), (Asset(path=PurePosixPath("a_b.png")), b"")])
+    assert len({a.name for a in named}) == 2
 
 
 def test_remote_image_is_a_link_never_fetched(built: Built) -> None:
