@@ -84,7 +84,7 @@ def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -
     """The EPUB file's bytes: same site and time, same bytes."""
     items = _manifest(site, ctx)
     by_href = {item.href: item for item in items}
-    spine = [by_href[page.name].id for page in site.pages]
+    spine = [by_href[page.name].id for page in site.book_pages]
     env = environment(language=handbook.meta.language)
     book_id = identifier(handbook)
     opf = env.get_template("epub/package.opf.j2").render(
@@ -99,7 +99,7 @@ def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -
     container = env.get_template("epub/container.xml.j2").render(
         package_path=(PACKAGE_DIR / PACKAGE_DOCUMENT).as_posix()
     )
-    files = [(str(PACKAGE_DIR / name), data) for name, data in site.files()]
+    files = [(str(PACKAGE_DIR / name), data) for name, data in site.book_files()]
     files += [
         (str(PACKAGE_DIR / PACKAGE_DOCUMENT), opf.encode("utf-8")),
         (str(PACKAGE_DIR / NCX), ncx.encode("utf-8")),
@@ -112,7 +112,7 @@ def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -
 
 def _manifest(site: html.Site, ctx: Context) -> list[ManifestItem]:
     items: list[ManifestItem] = []
-    for page in site.pages:
+    for page in site.book_pages:
         properties = page_properties(page.data)
         if page.name == html.CONTENTS_PAGE:
             properties = " ".join(filter(None, ["nav", properties]))
@@ -125,8 +125,11 @@ def _manifest(site: html.Site, ctx: Context) -> list[ManifestItem]:
     items.append(ManifestItem(id="ncx", href=NCX, media_type="application/x-dtbncx+xml"))
     items.append(ManifestItem(id="stylesheet", href=html.STYLESHEET, media_type="text/css"))
     items.append(
-        ManifestItem(id="cover-image", href=html.COVER_IMAGE, media_type="image/svg+xml", properties="cover-image")
+        ManifestItem(id="cover-image", href=html.COVER_IMAGE, media_type="image/png", properties="cover-image")
     )
+    for font in site.fonts:
+        # WOFF2 is a core media type since EPUB 3.2; font/woff2 is its registered name.
+        items.append(ManifestItem(id=f"font-{PurePosixPath(font.name).stem}", href=font.name, media_type="font/woff2"))
     for number, image in enumerate(site.assets, start=1):
         suffix = PurePosixPath(image.name).suffix
         media_type = MEDIA_TYPES.get(suffix)

@@ -36,6 +36,18 @@ _TABLES: Final[dict[str, dict[str, str]]] = {
         "difficulty_2": "进阶",
         "difficulty_3": "困难",
         "card": "问答",
+        "search": "搜索",
+        "search_found": "找到 {n} 个问题",
+        "search_none": "没有找到“{q}”",
+        "search_short": "请输入至少两个字",
+        "search_needs_script": "搜索需要浏览器允许脚本运行。",
+        "self_test": "自测",
+        "self_test_hint": "隐藏所有答案，点击问题展开",
+        "permalink": "本题链接",
+        "accessibility_summary": (
+            "本书为可重排的文字内容：标题层级、目录与标签索引可供导航，"
+            "公式以 MathML 呈现并附 TeX 替代文字，图片附有说明文字，字体随书附带。"
+        ),
     },
     "en": {
         "chapter": "Chapter {number}",
@@ -60,6 +72,19 @@ _TABLES: Final[dict[str, dict[str, str]]] = {
         "difficulty_2": "intermediate",
         "difficulty_3": "advanced",
         "card": "Q&A",
+        "search": "Search",
+        "search_found": "{n} questions found",
+        "search_none": "Nothing found for “{q}”",
+        "search_short": "Type at least two characters",
+        "search_needs_script": "Search needs scripts to be allowed in the browser.",
+        "self_test": "Self-test",
+        "self_test_hint": "Hide every answer; click a question to open it",
+        "permalink": "Link to this question",
+        "accessibility_summary": (
+            "Reflowable text with a heading structure, a table of contents and a tag index for navigation; "
+            "formulas are MathML with their TeX as alternative text, images have text alternatives, and "
+            "the fonts travel with the book."
+        ),
     },
 }
 LANGUAGES = tuple(_TABLES)
