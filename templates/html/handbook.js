@@ -133,6 +133,12 @@
     });
   }
 
+  // For the tests and the curious: the ranking over any list of [href, title, tags, answer].
+  window.handbookSearch = function (query, docs) {
+    if (docs) { window.HANDBOOK_SEARCH = docs; prepared = null; }
+    return search(query).map(function (hit) { return hit.doc.href; });
+  };
+
   // --- the page ----------------------------------------------------------------------------------
 
   function addPermalinks() {
