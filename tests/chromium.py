@@ -61,8 +61,12 @@ class Browser:
             env["FONTCONFIG_FILE"] = str(fontconfig)
 
         def pipes() -> None:  # in the child: the pipe ends become fds 3 and 4, inheritable
-            os.dup2(to_browser_r, 3)
-            os.dup2(from_browser_w, 4)
+            # Copied out of the way first: either end may itself be fd 3 or 4.
+            reading, writing = os.dup(to_browser_r), os.dup(from_browser_w)
+            os.dup2(reading, 3)
+            os.dup2(writing, 4)
+            os.set_inheritable(3, True)
+            os.set_inheritable(4, True)
 
         self._process = subprocess.Popen(
             [str(chromium_binary()), *FLAGS, f"--user-data-dir={self._profile}",
