@@ -24,7 +24,7 @@ MATH_FAMILY = "DejaVu Math TeX Gyre"
 # Debian's fonts-dejavu-extra; formulas fall back to the reader's math font when it is missing.
 MATH_FONT_PATHS = (Path("/usr/share/fonts/truetype/dejavu/DejaVuMathTeXGyre.ttf"),)
 # Bump when the subsetting below changes.
-_RECIPE = "webfonts-1"
+_RECIPE = "webfonts-2"
 # Always kept: what a reader types into the search box, and what the stylesheet adds (arrows, ellipsis).
 _ALWAYS = "".join(chr(c) for c in range(0x20, 0x7F)) + "←→↑↓…·—–“”‘’，。：；！？（）《》、"
 
@@ -145,7 +145,7 @@ def subset(path: Path, text: str, *, math: bool = False) -> bytes:
     options.drop_tables = [*options.drop_tables, "FFTM"]  # FontForge's timestamps: nothing reads them
     if math:
         options.layout_features = ["*"]  # math script styles (ssty) and the MATH table's variants
-    with TTFont(path, recalcTimestamp=False, lazy=False) as font:
+    with TTFont(path, recalcTimestamp=False) as font:  # lazy: only the tables the subsetter reads
         subsetter = ft_subset.Subsetter(options)
         subsetter.populate(text=text)
         subsetter.subset(font)

@@ -4,14 +4,23 @@ tests/chromium.py), judged on the live DOM, computed styles and the fonts really
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 import pytest
 
+from pipeline.build import build
+from pipeline.context import Options
+from pipeline.serve import serve
+
 from .chromium import Browser, no_cjk_fontconfig
-from .test_html import Built, build_outputs, write_content
+from .test_html import Built, build_outputs, with_fonts, write_content
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +143,46 @@ def test_slash_focuses_the_search_box_and_questions_have_permalinks(built: Built
     browser.send("Input.dispatchKeyEvent", type="keyDown", key="/", text="/")
     assert browser.evaluate("document.activeElement.className") == "search-input"
     assert browser.evaluate("document.querySelector('#q-second a.permalink').getAttribute('href')") == "#q-second"
+
+
+def test_serve_rebuilds_and_reloads_the_open_page_and_survives_errors(tmp_path: Path, browser: Browser) -> None:
+    content = write_content(tmp_path)
+    options = Options(out_dir=tmp_path / "out", cache_dir=with_fonts(tmp_path / "cache"))
+    lines: list[str] = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve,
+        kwargs={"site": tmp_path / "out" / "html", "watched": [content], "port": 0, "report": lines.append,
+                "stop": stop, "build": lambda: build(content, ("html",), options)},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        address = _wait(lambda: next((m.group(0) for line in lines if (m := re.search(r"http://\S+/", line))), None))
+        browser.open(address + "chapter-basics.xhtml")
+        title = "document.querySelector('h1.chapter-title').textContent"
+        assert browser.evaluate(title) == "基础"
+        chapter = content / "01-basics.md"
+        chapter.write_text(chapter.read_text(encoding="utf-8").replace("title: 基础", "title: 基础改过"), "utf-8")
+        started = time.monotonic()
+        _wait(lambda: browser.evaluate(title) == "基础改过" or None)
+        assert time.monotonic() - started < 15  # about 3 s on a loaded 2-core machine: new glyphs, formulas cached
+        # An error in the content: shown on the page, and the last good copy stays served.
+        chapter.write_text(chapter.read_text(encoding="utf-8") + "\n![坏图](images/nope.png)\n", "utf-8")
+        shown = _wait(lambda: browser.evaluate("document.getElementById('handbook-serve-error')?.textContent"))
+        assert "nope.png" in shown and "01-basics.md" in shown
+        assert browser.evaluate(title) == "基础改过"
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert any("build failed" in line and "nope.png" in line for line in lines)
+
+
+def _wait(probe: Callable[[], T | None], timeout: float = 30) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("timed out")
