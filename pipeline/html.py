@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 
-from . import search, webfonts
+from . import mathml, search, webfonts
 from .cache import Cache
 from .context import Context, HandoffKey
 from .fonts import CJK_FAMILY, FontSet, ensure_fonts
@@ -40,6 +40,7 @@ from .model import (
     LineBreak,
     Link,
     Math,
+    MathBlock,
     RemoteImage,
     SoftBreak,
     Strikeout,
@@ -243,7 +244,10 @@ def site(handbook: Handbook, ctx: Context) -> Site:
     Both the HTML folder and the EPUB need this: when a build makes both, the HTML renderer hands its
     site to the EPUB renderer (``SITE``).
     """
-    math = math_hook(handbook, ctx, "mathml")
+    mathjax = math_hook(handbook, ctx, "mathml")
+
+    def math(node: Math | MathBlock) -> Markup:
+        return Markup(mathml.core(str(mathjax(node))))
 
     pages_of = {q.id: chapter_file(c) for c in handbook.chapters for q in c.questions}
     assets = site_assets(_read_assets(handbook, ctx))

@@ -75,8 +75,10 @@ def used_text(pages: Iterable[bytes], extra: str = "") -> UsedText:
     def visit(element: ET.Element, in_bold: bool, in_code: bool) -> None:
         tag = element.tag if isinstance(element.tag, str) else ""
         if tag.startswith(_MATHML):
-            math.update("".join(element.itertext()))
-            return  # MathML text is set in the math face; its tail is not
+            text = "".join(element.itertext())
+            math.update(text)
+            regular.update(text)  # Chinese in a formula falls back from the math face to the text face
+            return
         in_bold = in_bold or tag in _BOLD
         in_code = in_code or tag in _CODE
         text = element.text or ""

