@@ -1,9 +1,12 @@
-"""EPUB-ready XHTML: a title page, a contents page, one page per chapter, one stylesheet, the images.
+"""The XHTML site: title page, contents, one page per chapter, tag page, search page, stylesheet,
+fonts, cover, images.
 
-The same pages serve two outputs. ``render`` writes them as the offline folder ``html/`` (open
-``index.xhtml`` in a browser); ``pipeline.epub`` packs the very same bytes into the EPUB. So every
-page is an EPUB 3 content document: XHTML5 serialization, MathML for formulas, relative links only,
-no scripts, nothing fetched from the network.
+The same content serves two outputs in two frames. ``render`` writes the web edition as the offline
+folder ``html/`` (open ``index.xhtml`` in a browser): a header with the search box and the self-test
+switch, previous/next links, one local script and the search index as another (nothing fetched, works
+from ``file://``). ``pipeline.epub`` packs the book edition: the same content without any of that.
+Every page is an EPUB 3 content document: XHTML5 serialization, MathML for formulas, relative links
+only, nothing from the network; fonts, cover and images are the same files in both.
 """
 
 from __future__ import annotations
