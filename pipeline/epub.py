@@ -7,6 +7,7 @@ the container and a zip laid out the way the OCF specification asks (``mimetype`
 
 from __future__ import annotations
 
+import dataclasses
 import mimetypes
 import uuid
 import xml.etree.ElementTree as ET
@@ -19,7 +20,9 @@ from . import html
 from .archive import build_time, zip_bytes
 from .context import Context
 from .model import Handbook
-from .render import environment
+from .pdf import OUTPUT_NAME as PRINTED_BOOK
+from .pdf.pages import outline_pages
+from .render import environment, question_anchor
 
 OUTPUT_NAME = "handbook.epub"
 PACKAGE_DIR = PurePosixPath("EPUB")
@@ -75,13 +78,45 @@ def page_properties(data: bytes) -> str:
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     site = ctx.handoff.take(html.SITE) or html.site(handbook, ctx)
-    ctx.progress("epub: package")
-    data = package(handbook, site, build_time(ctx.options.source_date_epoch), ctx)
+    pages = print_pages(handbook, ctx.options.out_dir / PRINTED_BOOK)
+    ctx.progress(
+        f"epub: package, page-list of {len(pages)} printed pages from {PRINTED_BOOK}" if pages
+        else f"epub: package (no page-list: build the pdf for one; {PRINTED_BOOK} is missing or not of this content)"
+    )
+    data = package(handbook, site, build_time(ctx.options.source_date_epoch), ctx, pages)
     return [ctx.writer.write_bytes(ctx.options.out_dir / OUTPUT_NAME, data)]
 
 
-def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -> bytes:
-    """The EPUB file's bytes: same site and time, same bytes."""
+def print_pages(handbook: Handbook, printed: Path) -> list[tuple[str, str]]:
+    """The printed handbook's page-list as (page number, where it goes): each page on which a question
+    starts, pointing at the first question starting there, so that "see p. 37" can be followed.
+
+    Read from the outline of the PDF beside the EPUB (the registry builds it first); empty unless that
+    outline lists exactly this handbook's questions, so a PDF of other content gives no wrong numbers.
+    """
+    outline = outline_pages(printed)
+    if not outline:
+        return []
+    found: dict[int, str] = {}
+    for chapter in handbook.chapters:
+        for question in chapter.questions:
+            page = outline.get(f"{chapter.number}.{question.number} {question.title_text}")
+            if page is None:
+                return []
+            found.setdefault(page, f"{html.chapter_file(chapter)}#{question_anchor(question.id)}")
+    return [(str(page), href) for page, href in sorted(found.items())]
+
+
+def package(
+    handbook: Handbook, site: html.Site, when: datetime, ctx: Context, pages: Sequence[tuple[str, str]] = ()
+) -> bytes:
+    """The EPUB file's bytes: same site, time and page-list, same bytes."""
+    if pages:
+        site = dataclasses.replace(site, book_pages=tuple(
+            dataclasses.replace(page, data=html.book_contents_page(handbook, site.contents, pages))
+            if page.name == html.CONTENTS_PAGE else page
+            for page in site.book_pages
+        ))
     items = _manifest(site, ctx)
     by_href = {item.href: item for item in items}
     spine = [by_href[page.name].id for page in site.book_pages]
@@ -90,7 +125,7 @@ def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -
     opf = env.get_template("epub/package.opf.j2").render(
         handbook=handbook, identifier=book_id, modified=modified(when), items=items, spine=spine,
         cover_id=by_href[html.COVER_IMAGE].id, ncx_id=by_href[NCX].id,
-        uses_math=any("mathml" in item.properties for item in items),
+        uses_math=any("mathml" in item.properties for item in items), has_page_list=bool(pages),
     )
     ncx = env.get_template("epub/toc.ncx.j2").render(
         handbook=handbook, identifier=book_id, contents=site.contents, order=_play_order(site.contents),

@@ -275,12 +275,11 @@ def site(handbook: Handbook, ctx: Context) -> Site:
     words = labels(handbook.meta.language)
     toc = contents(handbook)
 
-    first_page = chapter_file(handbook.chapters[0]) if handbook.chapters else CONTENTS_PAGE
     # Reading order: (file name, title, content template, what it needs, editions).
     both = ("web", "book")
     plan: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
         (TITLE_PAGE, handbook.meta.title, "html/index.xhtml.j2", {"cover": COVER_IMAGE}, both),
-        (CONTENTS_PAGE, words["contents"], "html/nav.xhtml.j2", {"contents": toc, "title_page": TITLE_PAGE}, both),
+        (CONTENTS_PAGE, words["contents"], "html/nav.xhtml.j2", contents_values(toc), both),
         *((chapter_file(c), c.title, "html/chapter.xhtml.j2", {"chapter": c}, both) for c in handbook.chapters),
         (TAG_PAGE, words["tag_index"], "html/tags.xhtml.j2", {"tags": tags}, both),
         (SEARCH_PAGE, words["search"], "html/search.xhtml.j2", {}, ("web",)),
@@ -299,8 +298,7 @@ def site(handbook: Handbook, ctx: Context) -> Site:
 
     ctx.progress(f"html: {len(plan)} pages")
     frame = env.get_template("html/layout.xhtml.j2")
-    common = {"contents_page": CONTENTS_PAGE, "first_page": first_page, "title_page": TITLE_PAGE,
-              "search_page": SEARCH_PAGE, "tag_page": TAG_PAGE}
+    common = frame_values(handbook)
     web: list[Page] = []
     book: list[Page] = []
     for name, title, template, values, editions in plan:
@@ -344,6 +342,33 @@ def site(handbook: Handbook, ctx: Context) -> Site:
         fonts=faces,
         scripts=((SCRIPT, script), (search.INDEX_SCRIPT, search_index)),
     )
+
+
+def contents_values(toc: tuple[ContentsEntry, ...], page_list: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """What the contents page shows: the contents, and in the EPUB the printed book's page-list."""
+    return {"contents": toc, "title_page": TITLE_PAGE, "page_list": tuple(page_list)}
+
+
+def frame_values(handbook: Handbook) -> dict[str, str]:
+    first_page = chapter_file(handbook.chapters[0]) if handbook.chapters else CONTENTS_PAGE
+    return {"contents_page": CONTENTS_PAGE, "first_page": first_page, "title_page": TITLE_PAGE,
+            "search_page": SEARCH_PAGE, "tag_page": TAG_PAGE}
+
+
+def book_contents_page(
+    handbook: Handbook, toc: tuple[ContentsEntry, ...], page_list: Sequence[tuple[str, str]]
+) -> bytes:
+    """The book edition's contents page (the EPUB navigation document) with a page-list: the EPUB
+    makes it again when it knows the printed book's pages."""
+    env = environment(None, {"handbook": handbook, "stylesheet": STYLESHEET}, language=handbook.meta.language)
+    common = frame_values(handbook)
+    title = labels(handbook.meta.language)["contents"]
+    content = env.get_template("html/nav.xhtml.j2")
+    main = Markup(content.render(contents_values(toc, page_list), edition="book", **common))
+    return env.get_template("html/layout.xhtml.j2").render(
+        main=main, edition="book", page_name=CONTENTS_PAGE, page_title=title, pager={"previous": None, "next": None},
+        body_class=_BODY_CLASSES["html/nav.xhtml.j2"], **common,
+    ).encode("utf-8")
 
 
 _BODY_CLASSES = {

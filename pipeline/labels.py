@@ -44,6 +44,8 @@ _TABLES: Final[dict[str, dict[str, str]]] = {
         "self_test": "自测",
         "self_test_hint": "隐藏所有答案，点击问题展开",
         "permalink": "本题链接",
+        "page_list": "纸书页码",
+        "print_source": "《{title}》PDF 版",
         "accessibility_summary": (
             "本书为可重排的文字内容：标题层级、目录与标签索引可供导航，"
             "公式以 MathML 呈现并附 TeX 替代文字，图片附有说明文字，字体随书附带。"
@@ -80,6 +82,8 @@ _TABLES: Final[dict[str, dict[str, str]]] = {
         "self_test": "Self-test",
         "self_test_hint": "Hide every answer; click a question to open it",
         "permalink": "Link to this question",
+        "page_list": "Print pages",
+        "print_source": "{title}, PDF edition",
         "accessibility_summary": (
             "Reflowable text with a heading structure, a table of contents and a tag index for navigation; "
             "formulas are MathML with their TeX as alternative text, images have text alternatives, and "

@@ -7,9 +7,10 @@ from .context import Renderer
 
 RENDERERS: dict[str, Renderer] = {
     "html": Renderer(render=html.render),
-    "epub": Renderer(render=epub.render),
     "anki": Renderer(render=anki.render, reads_back=(anki.STATE_FILE,)),
     "pdf": Renderer(render=pdf.render),
+    # After the PDF: its page-list gives the printed book's page numbers (from handbook.pdf).
+    "epub": Renderer(render=epub.render, reads_back=(pdf.OUTPUT_NAME,)),
 }
 
 FORMATS = tuple(RENDERERS)

@@ -10,10 +10,12 @@ from pathlib import Path
 from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
+import pikepdf
 import pytest
 
 from pipeline import epub
 from pipeline.build import Options, build
+from pipeline.parser import load_handbook
 
 from .test_html import EPUBCHECK_JAR, PROJECT, SOURCE_DATE_EPOCH, Built, build_outputs, with_fonts, write_content
 
@@ -216,3 +218,48 @@ def test_imported_corpus_passes_epubcheck(tmp_path: Path) -> None:
                       source_date_epoch=SOURCE_DATE_EPOCH)
     build(content, ["epub"], options)
     assert epubcheck(tmp_path / "out" / epub.OUTPUT_NAME) == []
+
+
+def _printed_book(path: Path, entries: dict[str, int], pages: int = 8) -> Path:
+    """A stand-in for handbook.pdf: blank pages and an outline, which is all the page-list reads."""
+    with pikepdf.new() as pdf:
+        for _ in range(pages):
+            pdf.add_blank_page(page_size=(100, 100))
+        with pdf.open_outline() as outline:
+            for title, page in entries.items():
+                outline.root.append(pikepdf.OutlineItem(title, page - 1))
+        pdf.save(path)
+    return path
+
+
+QUESTIONS = {  # the mini fixture's questions as the PDF outline titles them, and their printed pages
+    "1.1 什么是 $x$？": 3, "1.2 第二题": 3, "2.1 远程图片与坏公式": 4, "2.2 标题里有 $\\alpha$ 公式": 6,
+    "3.1 没有公式的问题": 7,
+}
+
+
+def test_page_list_from_the_printed_book(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    _printed_book(out / "handbook.pdf", QUESTIONS)
+    options = Options(out_dir=out, cache_dir=with_fonts(tmp_path / "cache"), source_date_epoch=SOURCE_DATE_EPOCH)
+    build(built.content, ["epub"], options)
+    with zipfile.ZipFile(out / epub.OUTPUT_NAME) as book:
+        nav = read_xml(book, "EPUB/nav.xhtml")
+        page_list = next(n for n in nav.iter(f"{XHTML}nav") if n.attrib.get(f"{EPUB_NS}type") == "page-list")
+        assert [(a.text, a.attrib["href"]) for a in page_list.iter(f"{XHTML}a")] == [
+            ("3", "chapter-basics.xhtml#q-what-is-x"), ("4", "chapter-more.xhtml#q-remote"),
+            ("6", "chapter-more.xhtml#q-inline-math"), ("7", "chapter-plain.xhtml#q-plain-question"),
+        ]
+        opf = book.read("EPUB/package.opf").decode("utf-8")
+        assert 'property="source-of">pagination</meta>' in opf and "printPageNumbers" in opf
+    assert epubcheck(out / epub.OUTPUT_NAME) == []
+
+
+def test_no_page_list_from_a_printed_book_of_other_content(built: Built, tmp_path: Path) -> None:
+    handbook, _ = load_handbook(built.content)
+    assert epub.print_pages(handbook, _printed_book(tmp_path / "a.pdf", QUESTIONS)) != []
+    stale = {**QUESTIONS, "1.2 第二题": 0} | {"1.2 旧标题": 3}
+    del stale["1.2 第二题"]
+    assert epub.print_pages(handbook, _printed_book(tmp_path / "b.pdf", stale)) == []
+    assert epub.print_pages(handbook, tmp_path / "missing.pdf") == []
