@@ -189,3 +189,19 @@ def _wait(probe: Callable[[], T | None], timeout: float = 30) -> T:
             return found
         time.sleep(0.2)
     raise AssertionError("timed out")
+
+
+def test_print_shows_every_answer_and_no_controls(built: Built, browser: Browser) -> None:
+    browser.open(url(built, "chapter-basics.xhtml"))
+    if not browser.evaluate("document.documentElement.classList.contains('self-test')"):
+        browser.evaluate("document.querySelector('.self-test-toggle').click()")
+    try:
+        browser.send("Emulation.setEmulatedMedia", media="print")
+        shown = browser.evaluate(
+            "[getComputedStyle(document.querySelector('.site-header')).display,"
+            " getComputedStyle(document.querySelector('#q-what-is-x .answer')).display]"
+        )
+    finally:
+        browser.send("Emulation.setEmulatedMedia", media="")
+        browser.evaluate("document.querySelector('.self-test-toggle').click()")
+    assert shown == ["none", "block"]
