@@ -29,7 +29,7 @@ from . import mathml, search, webfonts
 from .cache import Cache
 from .context import Context, HandoffKey
 from .fonts import CJK_FAMILY, FontSet, ensure_fonts
-from .formulas import math_hook
+from .formulas import is_display, math_hook
 from .labels import labels
 from .locations import TEMPLATES
 from .model import (
@@ -62,6 +62,7 @@ TAG_PAGE = "tags.xhtml"
 SEARCH_PAGE = "search.xhtml"  # the web edition's only
 SCRIPT = "handbook.js"
 DARK_CODE_STYLE = "monokai"
+LONG_INLINE_TEX = 24  # characters of TeX past which an inline formula may be wider than a phone
 ASSET_DIR = PurePosixPath("assets")  # content images keep their relative path below this folder
 CODE_STYLE = "friendly"
 
@@ -250,7 +251,12 @@ def site(handbook: Handbook, ctx: Context) -> Site:
     mathjax = math_hook(handbook, ctx, "mathml")
 
     def math(node: Math | MathBlock) -> Markup:
-        return Markup(mathml.core(str(mathjax(node))))
+        markup = Markup(mathml.core(str(mathjax(node))))
+        if not is_display(node) and len(node.tex) > LONG_INLINE_TEX:
+            # Inline MathML does not break across lines: a long one scrolls in its own box instead of
+            # widening the page on a phone (short ones stay inline, on the text's baseline).
+            return Markup('<span class="math-scroll">{}</span>').format(markup)
+        return markup
 
     pages_of = {q.id: chapter_file(c) for c in handbook.chapters for q in c.questions}
     assets = site_assets(_read_assets(handbook, ctx))

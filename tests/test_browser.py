@@ -118,6 +118,9 @@ def test_dark_mode_colors(built: Built, browser: Browser) -> None:
 def test_phone_width_nothing_sticks_out_and_the_pager_does_not_break_words(built: Built, browser: Browser) -> None:
     browser.open(url(built, "chapter-more.xhtml"))
     assert browser.evaluate("document.documentElement.scrollWidth") <= 390
+    # The long inline formula scrolls in its own box, unclipped: all of it is there to scroll to.
+    box = browser.evaluate("(e => [e.clientWidth, e.scrollWidth])(document.querySelector('.math-scroll'))")
+    assert box[0] <= 390 < box[1]
     spaces = "[...document.querySelectorAll('.pager-title')].map(e => getComputedStyle(e).whiteSpace)"
     assert browser.evaluate(spaces) == ["nowrap", "nowrap"]
 
