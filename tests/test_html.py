@@ -62,7 +62,9 @@ description: 第二章
 
 ![远程图](https://example.com/remote.png)
 
-坏公式 $\\frac{1$ 在此。长的行内公式 $L = -\\sum_{i=1}^{N} \\left( y_i \\log p_i + (1 - y_i) \\log (1 - p_i) \\right) + \\lambda \\lVert w \\rVert_2^2 + \\mu \\lVert w \\rVert_1$ 也不撑宽页面。
+坏公式 $\\frac{1$ 在此。长的行内公式
+$L = -\\sum_{i=1}^{N} \\left( y_i \\log p_i + (1 - y_i) \\log (1 - p_i) \\right) + \\lambda \\lVert w \\rVert_2^2$
+也不撑宽页面。
 
 > 引用块里的话。
 
