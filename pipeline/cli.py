@@ -15,8 +15,10 @@ from .context import Options
 from .diagnostics import ContentError, Diagnostic, HandbookError
 from .dist import bundle
 from .importers import import_wethinkin
+from .locations import TEMPLATES
 from .parser import check as check_content
 from .parser import load_handbook
+from .serve import serve
 from .stats import COUNTS, handbook_stats
 from .writers import FORMATS
 
@@ -198,3 +200,26 @@ def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet:
     except HandbookError as exc:
         raise _failure(str(exc), exc.exit_code) from None
     click.echo(str(path))
+
+
+@main.command(name="serve")
+@CONTENT_OPTION
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free one).")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("output"),
+              show_default=True, help="Where the HTML copy is written.")
+@CACHE_OPTION
+def serve_command(content: Path, port: int, out: Path, cache_dir: Path) -> None:
+    """Serve the HTML copy on 127.0.0.1, rebuilt and reloaded when the content or templates change."""
+    options = Options(out_dir=out, cache_dir=cache_dir, source_date_epoch=_source_date_epoch())
+
+    def one_build() -> object:
+        return build(content, ("html",), options, on_diagnostic=_show)
+
+    try:
+        serve(site=out / "html", watched=[content, TEMPLATES], build=one_build, port=port,
+              report=lambda line: click.echo(f"· {line}", err=True))
+    except OSError as exc:  # the port is taken, most likely
+        raise _failure(f"cannot serve on 127.0.0.1:{port}: {exc}", 1) from None
+    except KeyboardInterrupt:
+        pass

@@ -7,6 +7,7 @@ the container and a zip laid out the way the OCF specification asks (``mimetype`
 
 from __future__ import annotations
 
+import dataclasses
 import mimetypes
 import uuid
 import xml.etree.ElementTree as ET
@@ -19,7 +20,8 @@ from . import html
 from .archive import build_time, zip_bytes
 from .context import Context
 from .model import Handbook
-from .render import environment
+from .pages import PAGES_FILE, read_pages
+from .render import environment, question_anchor
 
 OUTPUT_NAME = "handbook.epub"
 PACKAGE_DIR = PurePosixPath("EPUB")
@@ -75,22 +77,52 @@ def page_properties(data: bytes) -> str:
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     site = ctx.handoff.take(html.SITE) or html.site(handbook, ctx)
-    ctx.progress("epub: package")
-    data = package(handbook, site, build_time(ctx.options.source_date_epoch), ctx)
+    pages = print_pages(handbook, ctx.options.out_dir / PAGES_FILE)
+    ctx.progress(
+        f"epub: package, page-list of {len(pages)} printed pages from {PAGES_FILE}" if pages
+        else f"epub: package (no page-list: build the pdf for one; {PAGES_FILE} is missing or not of this content)"
+    )
+    data = package(handbook, site, build_time(ctx.options.source_date_epoch), ctx, pages)
     return [ctx.writer.write_bytes(ctx.options.out_dir / OUTPUT_NAME, data)]
 
 
-def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -> bytes:
-    """The EPUB file's bytes: same site and time, same bytes."""
+def print_pages(handbook: Handbook, recorded: Path) -> list[tuple[str, str]]:
+    """The printed handbook's page-list as (page number, where it goes): each page on which a question
+    starts, pointing at the first question starting there, so that "see p. 37" can be followed.
+
+    Read from the page of every question the PDF build recorded beside the PDF (the registry builds it
+    first); empty unless it knows every question of this handbook, so that no number is wrong.
+    """
+    known = read_pages(recorded, handbook)
+    found: dict[int, str] = {}
+    for chapter in handbook.chapters:
+        for question in chapter.questions:
+            page = known.get(question.id)
+            if page is None:
+                return []
+            found.setdefault(page, f"{html.chapter_file(chapter)}#{question_anchor(question.id)}")
+    return [(str(page), href) for page, href in sorted(found.items())]
+
+
+def package(
+    handbook: Handbook, site: html.Site, when: datetime, ctx: Context, pages: Sequence[tuple[str, str]] = ()
+) -> bytes:
+    """The EPUB file's bytes: same site, time and page-list, same bytes."""
+    if pages:
+        site = dataclasses.replace(site, book_pages=tuple(
+            dataclasses.replace(page, data=html.book_contents_page(handbook, site.contents, pages))
+            if page.name == html.CONTENTS_PAGE else page
+            for page in site.book_pages
+        ))
     items = _manifest(site, ctx)
     by_href = {item.href: item for item in items}
-    spine = [by_href[page.name].id for page in site.pages]
+    spine = [by_href[page.name].id for page in site.book_pages]
     env = environment(language=handbook.meta.language)
     book_id = identifier(handbook)
     opf = env.get_template("epub/package.opf.j2").render(
         handbook=handbook, identifier=book_id, modified=modified(when), items=items, spine=spine,
         cover_id=by_href[html.COVER_IMAGE].id, ncx_id=by_href[NCX].id,
-        uses_math=any("mathml" in item.properties for item in items),
+        uses_math=any("mathml" in item.properties for item in items), has_page_list=bool(pages),
     )
     ncx = env.get_template("epub/toc.ncx.j2").render(
         handbook=handbook, identifier=book_id, contents=site.contents, order=_play_order(site.contents),
@@ -99,7 +131,7 @@ def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -
     container = env.get_template("epub/container.xml.j2").render(
         package_path=(PACKAGE_DIR / PACKAGE_DOCUMENT).as_posix()
     )
-    files = [(str(PACKAGE_DIR / name), data) for name, data in site.files()]
+    files = [(str(PACKAGE_DIR / name), data) for name, data in site.book_files()]
     files += [
         (str(PACKAGE_DIR / PACKAGE_DOCUMENT), opf.encode("utf-8")),
         (str(PACKAGE_DIR / NCX), ncx.encode("utf-8")),
@@ -112,7 +144,7 @@ def package(handbook: Handbook, site: html.Site, when: datetime, ctx: Context) -
 
 def _manifest(site: html.Site, ctx: Context) -> list[ManifestItem]:
     items: list[ManifestItem] = []
-    for page in site.pages:
+    for page in site.book_pages:
         properties = page_properties(page.data)
         if page.name == html.CONTENTS_PAGE:
             properties = " ".join(filter(None, ["nav", properties]))
@@ -125,18 +157,21 @@ def _manifest(site: html.Site, ctx: Context) -> list[ManifestItem]:
     items.append(ManifestItem(id="ncx", href=NCX, media_type="application/x-dtbncx+xml"))
     items.append(ManifestItem(id="stylesheet", href=html.STYLESHEET, media_type="text/css"))
     items.append(
-        ManifestItem(id="cover-image", href=html.COVER_IMAGE, media_type="image/svg+xml", properties="cover-image")
+        ManifestItem(id="cover-image", href=html.COVER_IMAGE, media_type="image/png", properties="cover-image")
     )
-    for number, (asset, _) in enumerate(site.assets, start=1):
-        suffix = asset.path.suffix.lower()
+    for font in site.fonts:
+        # WOFF2 is a core media type since EPUB 3.2; font/woff2 is its registered name.
+        items.append(ManifestItem(id=f"font-{PurePosixPath(font.name).stem}", href=font.name, media_type="font/woff2"))
+    for number, image in enumerate(site.assets, start=1):
+        suffix = PurePosixPath(image.name).suffix
         media_type = MEDIA_TYPES.get(suffix)
         if media_type is None:
-            media_type = mimetypes.guess_type(asset.path.name)[0] or "application/octet-stream"
+            media_type = mimetypes.guess_type(image.name)[0] or "application/octet-stream"
             ctx.report.warning(
-                asset.path, None,
+                image.asset.path, None,
                 f"{suffix or 'this'} images are not an EPUB core media type; use SVG, PNG, JPEG, GIF or WebP",
             )
-        items.append(ManifestItem(id=f"image-{number:03d}", href=html.asset_href(asset), media_type=media_type))
+        items.append(ManifestItem(id=f"image-{number:03d}", href=image.href, media_type=media_type))
     return items
 
 

@@ -1,24 +1,35 @@
-"""EPUB-ready XHTML: a title page, a contents page, one page per chapter, one stylesheet, the images.
+"""The XHTML site: title page, contents, one page per chapter, tag page, search page, stylesheet,
+fonts, cover, images.
 
-The same pages serve two outputs. ``render`` writes them as the offline folder ``html/`` (open
-``index.xhtml`` in a browser); ``pipeline.epub`` packs the very same bytes into the EPUB. So every
-page is an EPUB 3 content document: XHTML5 serialization, MathML for formulas, relative links only,
-no scripts, nothing fetched from the network.
+The same content serves two outputs in two frames. ``render`` writes the web edition as the offline
+folder ``html/`` (open ``index.xhtml`` in a browser): a header with the search box and the self-test
+switch, previous/next links, one local script and the search index as another (nothing fetched, works
+from ``file://``). ``pipeline.epub`` packs the book edition: the same content without any of that.
+Every page is an EPUB 3 content document: XHTML5 serialization, MathML for formulas, relative links
+only, nothing from the network; fonts, cover and images are the same files in both.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
+import re
+import tempfile
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from jinja2 import Template
+from markupsafe import Markup
 
+from . import mathml, search, webfonts
+from .cache import Cache
 from .context import Context, HandoffKey
-from .formulas import math_hook
+from .fonts import CJK_FAMILY, FontSet, ensure_fonts
+from .formulas import is_display, math_hook
 from .labels import labels
 from .locations import TEMPLATES
 from .model import (
@@ -32,6 +43,7 @@ from .model import (
     LineBreak,
     Link,
     Math,
+    MathBlock,
     RemoteImage,
     SoftBreak,
     Strikeout,
@@ -39,12 +51,18 @@ from .model import (
     Text,
 )
 from .render import Hooks, environment, pygments_css, question_anchor
+from .webfonts import WebFont
 
 OUTPUT_DIR = "html"
 TITLE_PAGE = "index.xhtml"
 CONTENTS_PAGE = "nav.xhtml"  # also the EPUB navigation document, hence the name
 STYLESHEET = "handbook.css"
-COVER_IMAGE = "cover.svg"
+COVER_IMAGE = "cover.png"
+TAG_PAGE = "tags.xhtml"
+SEARCH_PAGE = "search.xhtml"  # the web edition's only
+SCRIPT = "handbook.js"
+DARK_CODE_STYLE = "monokai"
+LONG_INLINE_TEX = 24  # characters of TeX past which an inline formula may be wider than a phone
 ASSET_DIR = PurePosixPath("assets")  # content images keep their relative path below this folder
 CODE_STYLE = "friendly"
 
@@ -53,8 +71,74 @@ def chapter_file(chapter: Chapter) -> str:
     return f"chapter-{chapter.id}.xhtml"
 
 
-def asset_href(asset: Asset) -> str:
-    return (ASSET_DIR / asset.path).as_posix()
+# What a file's first bytes say it is: the EPUB checks images by content, not by name, and a PNG
+# named .jpg (common in imported material) is an error there.
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, ".png"),
+    (b"\xff\xd8\xff", 0, ".jpg"),
+    (b"GIF8", 0, ".gif"),
+    (b"WEBP", 8, ".webp"),
+)
+_EXTENSIONS = {".jpeg": ".jpg"}
+# Characters a file name inside an EPUB may not hold (OCF) or that break a URL: replaced by "_".
+_UNSAFE_NAME = re.compile(r"[\s\"*:<>?\\^|#%\[\]{}\x00-\x1f\x7f]+")
+
+
+def sniffed_suffix(path: PurePosixPath, data: bytes) -> str:
+    """The file extension that matches the image's content (its own when the content says nothing)."""
+    for magic, offset, suffix in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            return suffix
+    return _EXTENSIONS.get(path.suffix.lower(), path.suffix.lower())
+
+
+def asset_name(asset: Asset, data: bytes) -> str:
+    """Where an image lives in the site: its relative path below ``assets/``, each part made safe for
+    a file name in a zip and a URL, and the extension its content calls for."""
+    parts = [_UNSAFE_NAME.sub("_", part) for part in asset.path.parts]
+    stem = PurePosixPath(parts[-1]).stem if PurePosixPath(parts[-1]).suffix else parts[-1]
+    parts[-1] = stem + sniffed_suffix(asset.path, data)
+    return (ASSET_DIR / PurePosixPath(*parts)).as_posix()
+
+
+def url_path(name: str) -> str:
+    """A site path as a relative URL: every character a URL cannot hold percent-encoded (CJK too)."""
+    return quote(name, safe="/")
+
+
+def clean_svg(data: bytes) -> bytes:
+    """SVG from draw.io wraps labels in HTML's obsolete ``<font>``, which EPUB content may not hold."""
+    return re.sub(rb"<(/?)font\b[^>]*>", rb"<\1span>", data)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteAsset:
+    """An image of the handbook as the site holds it: its file name there and its (cleaned) bytes."""
+
+    asset: Asset
+    name: str
+    data: bytes
+
+    @property
+    def href(self) -> str:
+        return url_path(self.name)
+
+
+def site_assets(found: Sequence[tuple[Asset, bytes]]) -> tuple[SiteAsset, ...]:
+    """Each image under a file name of its own: two sources that make the same safe name are told
+    apart by a hash of their path."""
+    named: list[SiteAsset] = []
+    taken: set[str] = set()
+    for asset, data in sorted(found, key=lambda item: item[0].path):
+        name = asset_name(asset, data)
+        if name.lower() in taken:
+            digest = hashlib.sha256(asset.path.as_posix().encode("utf-8")).hexdigest()[:8]
+            stem, dot, suffix = name.rpartition(".")
+            name = f"{stem}-{digest}{dot}{suffix}"
+        taken.add(name.lower())
+        cleaned = clean_svg(data) if name.endswith(".svg") else data
+        named.append(SiteAsset(asset=asset, name=name, data=cleaned))
+    return tuple(named)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,20 +161,36 @@ class Page:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Site:
-    """Everything the HTML folder and the EPUB hold, already rendered."""
+    """Everything the HTML folder and the EPUB hold, already rendered.
+
+    The two share the content of every page, the stylesheet, the fonts, the cover and the images; they
+    differ in the frame around the content. The web edition (``pages``) has a header with the search
+    box and the self-test switch, previous/next links and scripts; the book (``book_pages``, the EPUB)
+    has none of that: a reading system brings its own navigation.
+    """
 
     pages: tuple[Page, ...]
+    book_pages: tuple[Page, ...]
     contents: tuple[ContentsEntry, ...]
     stylesheet: bytes
-    cover: bytes  # an SVG generated from the title
-    assets: tuple[tuple[Asset, bytes], ...]
+    cover: bytes  # a PNG generated from the title
+    assets: tuple[SiteAsset, ...]
+    fonts: tuple[WebFont, ...]
+    scripts: tuple[tuple[str, bytes], ...]  # the web edition's only
+
+    def _shared(self) -> list[tuple[str, bytes]]:
+        out = [(STYLESHEET, self.stylesheet), (COVER_IMAGE, self.cover)]
+        out += [(a.name, a.data) for a in self.assets]
+        out += [(f.name, f.data) for f in self.fonts]
+        return out
 
     def files(self) -> list[tuple[str, bytes]]:
-        """Every file of the site with its path relative to the site root, sorted by path."""
-        out = [(p.name, p.data) for p in self.pages]
-        out += [(STYLESHEET, self.stylesheet), (COVER_IMAGE, self.cover)]
-        out += [(asset_href(a), data) for a, data in self.assets]
-        return sorted(out)
+        """Every file of the web edition with its path relative to the site root, sorted by path."""
+        return sorted([(p.name, p.data) for p in self.pages] + self._shared() + list(self.scripts))
+
+    def book_files(self) -> list[tuple[str, bytes]]:
+        """Every file of the book edition (the EPUB's content), sorted by path."""
+        return sorted([(p.name, p.data) for p in self.book_pages] + self._shared())
 
 
 def plain_title(nodes: tuple[Inline, ...]) -> str:
@@ -131,7 +231,11 @@ def contents(handbook: Handbook) -> tuple[ContentsEntry, ...]:
 def link_href(url: str) -> str | None:
     """Links to the web stay; relative links (other files, unknown anchors) have no target in these
     pages, and a link to a file outside the EPUB makes it invalid, so they show as plain text."""
-    return url if urlsplit(url).scheme else None
+    # Spaces and CJK in a web address are percent-encoded: an EPUB holds only valid URLs.
+    return quote(url, safe=_URL_SAFE) if urlsplit(url).scheme else None
+
+
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
 # The rendered site, handed from the HTML renderer to the EPUB's when a build makes both.
@@ -139,18 +243,28 @@ SITE: HandoffKey[Site] = HandoffKey("html.site")
 
 
 def site(handbook: Handbook, ctx: Context) -> Site:
-    """Render every page of the handbook with MathML formulas.
+    """Render every page of the handbook with MathML formulas, in both editions.
 
-    Both the HTML folder and the EPUB need this (the same bytes): when a build makes both, the HTML
-    renderer hands its site to the EPUB renderer (``SITE``).
+    Both the HTML folder and the EPUB need this: when a build makes both, the HTML renderer hands its
+    site to the EPUB renderer (``SITE``).
     """
-    math = math_hook(handbook, ctx, "mathml")
+    mathjax = math_hook(handbook, ctx, "mathml")
+
+    def math(node: Math | MathBlock) -> Markup:
+        markup = Markup(mathml.core(str(mathjax(node))))
+        if not is_display(node) and len(node.tex) > LONG_INLINE_TEX:
+            # Inline MathML does not break across lines: a long one scrolls in its own box instead of
+            # widening the page on a phone (short ones stay inline, on the text's baseline).
+            return Markup('<span class="math-scroll">{}</span>').format(markup)
+        return markup
 
     pages_of = {q.id: chapter_file(c) for c in handbook.chapters for q in c.questions}
+    assets = site_assets(_read_assets(handbook, ctx))
+    asset_hrefs = {a.asset: a.href for a in assets}
 
     def image_src(target: Asset | RemoteImage) -> str | None:
         # Remote images are never fetched here: an EPUB may not reference undeclared remote resources.
-        return None if isinstance(target, RemoteImage) else asset_href(target)
+        return None if isinstance(target, RemoteImage) else asset_hrefs.get(target)
 
     hooks = Hooks(
         math=math,
@@ -158,50 +272,152 @@ def site(handbook: Handbook, ctx: Context) -> Site:
         question_href=lambda qid: f"{pages_of[qid]}#{question_anchor(qid)}",
         link_href=link_href,
     )
-    env = environment(hooks, {"handbook": handbook, "stylesheet": STYLESHEET}, language=handbook.meta.language)
+    tags = tag_index(handbook)
+    env = environment(
+        hooks,
+        {"handbook": handbook, "stylesheet": STYLESHEET, "tag_href": lambda tag: f"{TAG_PAGE}#{tag_anchor(tag)}"},
+        language=handbook.meta.language,
+    )
     words = labels(handbook.meta.language)
     toc = contents(handbook)
 
-    first_page = chapter_file(handbook.chapters[0]) if handbook.chapters else CONTENTS_PAGE
-    # Reading order: (file name, title, frame template, what the frame needs).
-    plan: list[tuple[str, str, str, dict[str, Any]]] = [
-        (TITLE_PAGE, handbook.meta.title, "html/index.xhtml.j2", {"cover": COVER_IMAGE}),
-        (CONTENTS_PAGE, words["contents"], "html/nav.xhtml.j2", {"contents": toc, "title_page": TITLE_PAGE}),
-        *((chapter_file(c), c.title, "html/chapter.xhtml.j2", {"chapter": c}) for c in handbook.chapters),
+    # Reading order: (file name, title, content template, what it needs, editions).
+    both = ("web", "book")
+    plan: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
+        (TITLE_PAGE, handbook.meta.title, "html/index.xhtml.j2", {"cover": COVER_IMAGE}, both),
+        (CONTENTS_PAGE, words["contents"], "html/nav.xhtml.j2", contents_values(toc), both),
+        *((chapter_file(c), c.title, "html/chapter.xhtml.j2", {"chapter": c}, both) for c in handbook.chapters),
+        (TAG_PAGE, words["tag_index"], "html/tags.xhtml.j2", {"tags": tags}, both),
+        (SEARCH_PAGE, words["search"], "html/search.xhtml.j2", {}, ("web",)),
     ]
+    # Previous/next walk the book: title page, contents, chapters, tag page.
+    web_order = [(name, title) for name, title, *_ in plan if name != SEARCH_PAGE]
 
-    def pager(index: int) -> dict[str, tuple[str, str] | None]:
-        previous = plan[index - 1][:2] if index > 0 else None
-        following = plan[index + 1][:2] if index + 1 < len(plan) else None
-        # The contents link only where it is not this page, nor already the previous or next one.
-        beside = {plan[index][0]} | {link[0] for link in (previous, following) if link}
-        toc_link = None if CONTENTS_PAGE in beside else (CONTENTS_PAGE, words["contents"])
-        return {"previous": previous, "contents": toc_link, "next": following}
+    def pager(name: str) -> dict[str, tuple[str, str] | None]:
+        names = [n for n, _ in web_order]
+        if name not in names:
+            return {"previous": None, "next": None}
+        index = names.index(name)
+        previous = web_order[index - 1] if index > 0 else None
+        following = web_order[index + 1] if index + 1 < len(web_order) else None
+        return {"previous": previous, "next": following}
 
     ctx.progress(f"html: {len(plan)} pages")
-    pages = tuple(
-        Page(
-            name=name,
-            title=title,
-            data=env.get_template(template)
-            .render(
-                values, page_title=title, pager=pager(index), contents_page=CONTENTS_PAGE, first_page=first_page
-            )
-            .encode("utf-8"),
-        )
-        for index, (name, title, template, values) in enumerate(plan)
-    )
+    frame = env.get_template("html/layout.xhtml.j2")
+    common = frame_values(handbook)
+    web: list[Page] = []
+    book: list[Page] = []
+    for name, title, template, values, editions in plan:
+        content = env.get_template(template)
+        # The title page alone differs inside (the cover and the buttons are the web edition's).
+        shared_main = None if name == TITLE_PAGE else Markup(content.render(values, edition="web", **common))
+        for edition in editions:
+            main = shared_main if shared_main is not None else Markup(content.render(values, edition=edition, **common))
+            data = frame.render(
+                main=main, edition=edition, page_name=name, page_title=title, pager=pager(name),
+                body_class=_BODY_CLASSES[template], **common,
+            ).encode("utf-8")
+            (web if edition == "web" else book).append(Page(name=name, title=title, data=data))
 
     stylesheet = (TEMPLATES / "html" / "handbook.css").read_text(encoding="utf-8")
-    stylesheet += "\n/* Code colors: Pygments' " + CODE_STYLE + " style. */\n"
+    stylesheet += "\n/* Code colors: Pygments' " + CODE_STYLE + " style, " + DARK_CODE_STYLE + " in the dark. */\n"
     stylesheet += pygments_css(CODE_STYLE, "pre.code") + "\n"
+    stylesheet += "@media (prefers-color-scheme: dark) {\n" + pygments_css(DARK_CODE_STYLE, "pre.code") + "\n}\n"
+
+    cache = Cache(ctx.options.cache_dir)
+    script = (TEMPLATES / "html" / SCRIPT).read_bytes()
+    search_index = search.index_script(
+        [(p.name, p.data) for p in web if p.name.startswith("chapter-")], handbook.meta.language
+    )
+    with contextlib.ExitStack() as stack:
+        font_set = ensure_fonts(_tool_folder(stack, ctx.options.cache_dir))
+        faces = webfonts.web_fonts(
+            font_set, webfonts.used_text([p.data for p in web], extra=script.decode("utf-8")), cache
+        )
+        cover = cover_png(handbook, font_set)
+    stylesheet = "".join(face.css() for face in faces) + "\n" + stylesheet
+    ctx.progress(f"html: fonts {sum(len(f.data) for f in faces)} bytes, search index {len(search_index)} bytes")
 
     return Site(
-        pages=pages,
+        pages=tuple(web),
+        book_pages=tuple(book),
         contents=toc,
         stylesheet=stylesheet.encode("utf-8"),
-        cover=cover_svg(handbook, env.get_template("html/cover.svg.j2")).encode("utf-8"),
-        assets=tuple(_read_assets(handbook, ctx)),
+        cover=cover,
+        assets=assets,
+        fonts=faces,
+        scripts=((SCRIPT, script), (search.INDEX_SCRIPT, search_index)),
+    )
+
+
+def contents_values(toc: tuple[ContentsEntry, ...], page_list: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """What the contents page shows: the contents, and in the EPUB the printed book's page-list."""
+    return {"contents": toc, "title_page": TITLE_PAGE, "page_list": tuple(page_list)}
+
+
+def frame_values(handbook: Handbook) -> dict[str, str]:
+    first_page = chapter_file(handbook.chapters[0]) if handbook.chapters else CONTENTS_PAGE
+    return {"contents_page": CONTENTS_PAGE, "first_page": first_page, "title_page": TITLE_PAGE,
+            "search_page": SEARCH_PAGE, "tag_page": TAG_PAGE}
+
+
+def book_contents_page(
+    handbook: Handbook, toc: tuple[ContentsEntry, ...], page_list: Sequence[tuple[str, str]]
+) -> bytes:
+    """The book edition's contents page (the EPUB navigation document) with a page-list: the EPUB
+    makes it again when it knows the printed book's pages."""
+    env = environment(None, {"handbook": handbook, "stylesheet": STYLESHEET}, language=handbook.meta.language)
+    common = frame_values(handbook)
+    title = labels(handbook.meta.language)["contents"]
+    content = env.get_template("html/nav.xhtml.j2")
+    main = Markup(content.render(contents_values(toc, page_list), edition="book", **common))
+    return env.get_template("html/layout.xhtml.j2").render(
+        main=main, edition="book", page_name=CONTENTS_PAGE, page_title=title, pager={"previous": None, "next": None},
+        body_class=_BODY_CLASSES["html/nav.xhtml.j2"], **common,
+    ).encode("utf-8")
+
+
+_BODY_CLASSES = {
+    "html/index.xhtml.j2": "page title-page",
+    "html/nav.xhtml.j2": "page contents-page",
+    "html/chapter.xhtml.j2": "page chapter-page",
+    "html/tags.xhtml.j2": "page tags-page",
+    "html/search.xhtml.j2": "page search-page",
+}
+
+
+def _tool_folder(stack: contextlib.ExitStack[bool | None], cache_dir: Path | None) -> Path:
+    """The cache folder, or with ``--no-cache`` a temporary one removed after the build."""
+    if cache_dir is not None:
+        return cache_dir
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="handbook-fonts-")))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagEntry:
+    """One tag of the tag page and the questions that carry it, as (label, href)."""
+
+    tag: str
+    anchor: str
+    questions: tuple[tuple[str, str], ...]
+
+
+def tag_anchor(tag: str) -> str:
+    """The element id of a tag on the tag page: tags may hold any character, ids may not."""
+    return "tag-" + hashlib.sha256(tag.encode("utf-8")).hexdigest()[:10]
+
+
+def tag_index(handbook: Handbook) -> tuple[TagEntry, ...]:
+    found: dict[str, list[tuple[str, str]]] = {}
+    for c in handbook.chapters:
+        for q in c.questions:
+            for tag in q.tags:
+                found.setdefault(tag, []).append(
+                    (f"{c.number}.{q.number} {plain_title(q.title)}", f"{chapter_file(c)}#{question_anchor(q.id)}")
+                )
+    return tuple(
+        TagEntry(tag=tag, anchor=tag_anchor(tag), questions=tuple(found[tag]))
+        for tag in sorted(found, key=lambda t: (t.lower(), t))
     )
 
 
@@ -217,7 +433,7 @@ def _read_assets(handbook: Handbook, ctx: Context) -> list[tuple[Asset, bytes]]:
 
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
-    """Write the offline HTML folder ``html/``."""
+    """Write the offline HTML folder ``html/`` (the web edition)."""
     pages = site(handbook, ctx)
     if "epub" in ctx.renders:
         ctx.handoff.put(SITE, pages)  # until the EPUB takes it: it holds every image's bytes
@@ -298,13 +514,44 @@ def fit(text: str, largest: int, smallest: int, max_lines: int) -> CoverText:
     return CoverText(lines=lines, size=size)
 
 
-def cover_svg(handbook: Handbook, template: Template) -> str:
-    """The cover: the title and subtitle, wrapped and sized to fit, set on a plain colored page."""
+_COVER_SCALE = 2  # pixels per cover unit: 1200 × 1600, what e-ink readers and stores ask for
+_COVER_BACKGROUND = "#1d3557"
+_COVER_ACCENT = "#e9c46a"
+_LINE_GAP = 1.25
+
+
+def cover_png(handbook: Handbook, fonts: FontSet) -> bytes:
+    """The cover as a raster image (reading systems such as Kindle's want one): the title and subtitle,
+    wrapped and sized to fit, set in the handbook's own Noto Sans SC on a plain colored page."""
+    # Pillow is imported here: it is WeasyPrint's dependency, and only this function needs it.
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    faces = {face.weight: face.path for face in fonts.faces if face.family == CJK_FAMILY and face.style == "normal"}
     meta = handbook.meta
+    k = _COVER_SCALE
+    image = PILImage.new("RGB", (COVER_WIDTH * k, COVER_HEIGHT * k), _COVER_BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((60 * k, 150 * k, 140 * k, 158 * k), fill=_COVER_ACCENT)
+
+    def lines(text: CoverText, top: float, weight: int, color: str) -> float:
+        font = ImageFont.truetype(str(faces[weight]), text.size * k)
+        for number, line in enumerate(text.lines):
+            baseline = top + text.size * (number * _LINE_GAP + 1)
+            draw.text((60 * k, baseline * k), line, font=font, fill=color, anchor="ls")
+        return top + text.size * len(text.lines) * _LINE_GAP
+
     title = fit(meta.title, largest=64, smallest=28, max_lines=4)
-    subtitle = fit(meta.subtitle, largest=30, smallest=18, max_lines=3) if meta.subtitle else None
-    return template.render(
-        width=COVER_WIDTH, height=COVER_HEIGHT, title=title, subtitle=subtitle,
-        author=meta.author, version=meta.version, language=meta.language,
-    )
+    bottom = lines(title, 220, 700, "#ffffff")
+    if meta.subtitle:
+        lines(fit(meta.subtitle, largest=30, smallest=18, max_lines=3), bottom + 40, 400, _COVER_ACCENT)
+    small = ImageFont.truetype(str(faces[400]), 24 * k)
+    if meta.author:
+        draw.text((60 * k, (COVER_HEIGHT - 90) * k), meta.author, font=small, fill="#d2d7dd", anchor="ls")
+    if meta.version:
+        version_font = ImageFont.truetype(str(faces[400]), 18 * k)
+        draw.text((60 * k, (COVER_HEIGHT - 55) * k), f"v{meta.version}", font=version_font, fill="#d2d7dd", anchor="ls")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 

@@ -45,6 +45,20 @@ _TABLES: Final[dict[str, dict[str, str]]] = {
         "tag_difficulty": "难度",
         "tag_section": "分组",
         "tag_chapter": "章节",
+        "search": "搜索",
+        "search_found": "找到 {n} 个问题",
+        "search_none": "没有找到“{q}”",
+        "search_short": "请输入至少两个字",
+        "search_needs_script": "搜索需要浏览器允许脚本运行。",
+        "self_test": "自测",
+        "self_test_hint": "隐藏所有答案，点击问题展开",
+        "permalink": "本题链接",
+        "page_list": "纸书页码",
+        "print_source": "《{title}》PDF 版",
+        "accessibility_summary": (
+            "本书为可重排的文字内容：标题层级、目录与标签索引可供导航，"
+            "公式以 MathML 呈现并附 TeX 替代文字，图片附有说明文字，字体随书附带。"
+        ),
     },
     "en": {
         "chapter": "Chapter {number}",
@@ -78,6 +92,21 @@ _TABLES: Final[dict[str, dict[str, str]]] = {
         "tag_difficulty": "difficulty",
         "tag_section": "section",
         "tag_chapter": "chapter",
+        "search": "Search",
+        "search_found": "{n} questions found",
+        "search_none": "Nothing found for “{q}”",
+        "search_short": "Type at least two characters",
+        "search_needs_script": "Search needs scripts to be allowed in the browser.",
+        "self_test": "Self-test",
+        "self_test_hint": "Hide every answer; click a question to open it",
+        "permalink": "Link to this question",
+        "page_list": "Print pages",
+        "print_source": "{title}, PDF edition",
+        "accessibility_summary": (
+            "Reflowable text with a heading structure, a table of contents and a tag index for navigation; "
+            "formulas are MathML with their TeX as alternative text, images have text alternatives, and "
+            "the fonts travel with the book."
+        ),
     },
 }
 LANGUAGES = tuple(_TABLES)

@@ -7,11 +7,12 @@ from .context import Renderer
 from .pages import PAGES_FILE
 from .pdf import cards
 
-# The PDF runs before the deck: it records each question's printed page (PAGES_FILE) for the deck to name.
+# The PDF runs before the EPUB, the deck and the cards: it records each question's printed page (PAGES_FILE).
 RENDERERS: dict[str, Renderer] = {
     "html": Renderer(render=html.render),
-    "epub": Renderer(render=epub.render),
     "pdf": Renderer(render=pdf.render),
+    # After the PDF: the page-list of the EPUB and the deck's Source field name its printed pages.
+    "epub": Renderer(render=epub.render, reads_back=(PAGES_FILE,)),
     "anki": Renderer(render=anki.render, reads_back=(anki.STATE_FILE, PAGES_FILE)),
     "cards": Renderer(render=cards.render, reads_back=(PAGES_FILE,)),
 }

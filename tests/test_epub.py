@@ -7,14 +7,18 @@ import subprocess
 import uuid
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from pipeline import epub
 from pipeline.build import Options, build
+from pipeline.model import Handbook
+from pipeline.pages import PAGES_FILE, dumps_pages
+from pipeline.parser import load_handbook
 
-from .test_html import EPUBCHECK_JAR, PROJECT, SOURCE_DATE_EPOCH, Built, build_outputs, write_content
+from .test_html import EPUBCHECK_JAR, PROJECT, SOURCE_DATE_EPOCH, Built, build_outputs, with_fonts, write_content
 
 OPF = "{http://www.idpf.org/2007/opf}"
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -86,21 +90,58 @@ def test_metadata(book: zipfile.ZipFile) -> None:
 def test_manifest_media_types_and_properties(book: zipfile.ZipFile) -> None:
     opf = read_xml(book, "EPUB/package.opf")
     items = {i.attrib["href"]: i.attrib for i in opf.iter(f"{OPF}item")}
-    assert items["cover.svg"]["properties"] == "cover-image"
-    assert items["cover.svg"]["media-type"] == "image/svg+xml"
+    assert items["cover.png"]["properties"] == "cover-image"
+    assert items["cover.png"]["media-type"] == "image/png"
+    fonts = {href: item["media-type"] for href, item in items.items() if href.startswith("fonts/")}
+    assert set(fonts) >= {"fonts/NotoSansSC-400.woff2", "fonts/NotoSansSC-700.woff2"}
+    assert set(fonts.values()) == {"font/woff2"}
     assert items["assets/images/dot.svg"]["media-type"] == "image/svg+xml"
     assert items["assets/images/pixel.png"]["media-type"] == "image/png"
     assert items["handbook.css"]["media-type"] == "text/css"
     assert items["toc.ncx"]["media-type"] == "application/x-dtbncx+xml"
+    assert items["assets/images/%E5%9B%BE_1_%2850_%29.png"]["media-type"] == "image/png"
     assert items["nav.xhtml"]["properties"] == "nav"
     assert items["chapter-basics.xhtml"].get("properties") == "mathml"
     assert items["chapter-more.xhtml"].get("properties") == "mathml"
     assert "properties" not in items["chapter-plain.xhtml"]
     # Every file of the package is in the manifest, and the other way round.
     package_files = {n.removeprefix("EPUB/") for n in book.namelist() if n.startswith("EPUB/")}
-    assert package_files - {"package.opf"} == set(items)
+    assert package_files - {"package.opf"} == {unquote(href) for href in items}
     spine = [items_by_id["href"] for items_by_id in _spine(opf)]
-    assert spine == ["index.xhtml", "nav.xhtml", "chapter-basics.xhtml", "chapter-more.xhtml", "chapter-plain.xhtml"]
+    assert spine == [
+        "index.xhtml", "nav.xhtml", "chapter-basics.xhtml", "chapter-more.xhtml", "chapter-plain.xhtml", "tags.xhtml"
+    ]
+
+
+def test_a_book_not_a_website_no_web_navigation_no_scripts_the_cover_once(book: zipfile.ZipFile) -> None:
+    pages = [n for n in book.namelist() if n.endswith(".xhtml")]
+    assert "EPUB/search.xhtml" not in pages
+    for name in pages:
+        root = read_xml(book, name)
+        classes = {c for e in root.iter() for c in e.attrib.get("class", "").split()}
+        assert not classes & {"pager", "site-header", "button", "self-test-toggle", "cover"}, name
+        assert not list(root.iter(f"{XHTML}script")) and not list(root.iter(f"{XHTML}form")), name
+        assert "cover.png" not in book.read(name).decode("utf-8"), name
+    opf = read_xml(book, "EPUB/package.opf")
+    assert [i.attrib["href"] for i in opf.iter(f"{OPF}item") if "cover-image" in i.attrib.get("properties", "")] == [
+        "cover.png"
+    ]
+
+
+def test_tags_link_to_the_tag_page(book: zipfile.ZipFile) -> None:
+    chapter = read_xml(book, "EPUB/chapter-basics.xhtml")
+    tag_links = [a.attrib["href"] for a in chapter.iter(f"{XHTML}a") if a.attrib.get("class") == "tag"]
+    assert tag_links and all(href.startswith("tags.xhtml#tag-") for href in tag_links)
+    tags = read_xml(book, "EPUB/tags.xhtml")
+    anchors = {e.attrib["id"] for e in tags.iter() if "id" in e.attrib}
+    assert {href.split("#")[1] for href in tag_links} <= anchors
+
+
+def test_accessibility_metadata(book: zipfile.ZipFile) -> None:
+    opf = read_xml(book, "EPUB/package.opf")
+    meta = {m.attrib.get("property"): (m.text or "") for m in opf.iter(f"{OPF}meta")}
+    assert meta["dcterms:conformsTo"] == "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
+    assert len(meta["schema:accessibilitySummary"]) > 20
 
 
 def _spine(opf: ET.Element) -> list[dict[str, str]]:
@@ -147,7 +188,7 @@ def test_same_bytes_on_rebuild(built: Built, tmp_path: Path) -> None:
 
 
 def test_without_source_date_epoch_the_date_is_fixed(built: Built, tmp_path: Path) -> None:
-    build(built.content, ["epub"], Options(out_dir=tmp_path, cache_dir=tmp_path / "cache"))
+    build(built.content, ["epub"], Options(out_dir=tmp_path, cache_dir=with_fonts(tmp_path / "cache")))
     with zipfile.ZipFile(tmp_path / epub.OUTPUT_NAME) as book:
         opf = book.read("EPUB/package.opf").decode("utf-8")
         assert "<meta property=\"dcterms:modified\">1980-01-01T00:00:00Z</meta>" in opf
@@ -158,6 +199,60 @@ def test_real_handbook_passes_epubcheck(tmp_path: Path) -> None:
     content = PROJECT / "content"
     if not (content / "handbook.toml").is_file():
         pytest.skip("content/ has no handbook yet")
-    options = Options(out_dir=tmp_path, cache_dir=tmp_path / "cache", source_date_epoch=SOURCE_DATE_EPOCH)
+    options = Options(out_dir=tmp_path, cache_dir=with_fonts(tmp_path / "cache"), source_date_epoch=SOURCE_DATE_EPOCH)
     build(content, ["epub"], options)
     assert epubcheck(tmp_path / epub.OUTPUT_NAME) == []
+
+
+CORPUS = PROJECT.parent / "shared" / "corpus" / "wethinkin-dev"
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"WeThinkIn corpus not found at {CORPUS}")
+def test_imported_corpus_passes_epubcheck(tmp_path: Path) -> None:
+    """Imported material has images named with spaces and CJK, PNGs named .jpg, WebP named .jpg,
+    draw.io SVGs and MathJax's whole MathML: the EPUB must still be valid."""
+    from pipeline.importers import import_wethinkin
+
+    content = tmp_path / "content"
+    import_wethinkin(CORPUS, content)
+    options = Options(out_dir=tmp_path / "out", cache_dir=with_fonts(tmp_path / "cache"),
+                      source_date_epoch=SOURCE_DATE_EPOCH)
+    build(content, ["epub"], options)
+    assert epubcheck(tmp_path / "out" / epub.OUTPUT_NAME) == []
+
+
+def _recorded_pages(path: Path, handbook: Handbook, pages: dict[str, int]) -> Path:
+    """What a PDF build records beside handbook.pdf: each question's printed page."""
+    path.write_text(dumps_pages(handbook, pages), encoding="utf-8")
+    return path
+
+
+QUESTIONS = {"what-is-x": 3, "second": 3, "remote": 4, "inline-math": 6, "plain-question": 7}
+
+
+def test_page_list_from_the_recorded_pages(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    handbook, _ = load_handbook(built.content)
+    _recorded_pages(out / PAGES_FILE, handbook, QUESTIONS)
+    # The module's cache: formulas and font subsets are there already.
+    options = Options(out_dir=out, cache_dir=built.out.parent / "cache", source_date_epoch=SOURCE_DATE_EPOCH)
+    build(built.content, ["epub"], options)
+    with zipfile.ZipFile(out / epub.OUTPUT_NAME) as book:
+        nav = read_xml(book, "EPUB/nav.xhtml")
+        page_list = next(n for n in nav.iter(f"{XHTML}nav") if n.attrib.get(f"{EPUB_NS}type") == "page-list")
+        assert [(a.text, a.attrib["href"]) for a in page_list.iter(f"{XHTML}a")] == [
+            ("3", "chapter-basics.xhtml#q-what-is-x"), ("4", "chapter-more.xhtml#q-remote"),
+            ("6", "chapter-more.xhtml#q-inline-math"), ("7", "chapter-plain.xhtml#q-plain-question"),
+        ]
+        opf = book.read("EPUB/package.opf").decode("utf-8")
+        assert 'property="source-of">pagination</meta>' in opf and "printPageNumbers" in opf
+    assert epubcheck(out / epub.OUTPUT_NAME) == []
+
+
+def test_no_page_list_from_pages_of_other_content(built: Built, tmp_path: Path) -> None:
+    handbook, _ = load_handbook(built.content)
+    assert epub.print_pages(handbook, _recorded_pages(tmp_path / "a.json", handbook, QUESTIONS)) != []
+    stale = {qid: page for qid, page in QUESTIONS.items() if qid != "second"}  # a question added since
+    assert epub.print_pages(handbook, _recorded_pages(tmp_path / "b.json", handbook, stale)) == []
+    assert epub.print_pages(handbook, tmp_path / "missing.json") == []
