@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import system
 from .cache import Cache, CachedOutput, OnDisk, OutputCache, content_key, file_key, tool_key
 from .cache import key as cache_key
 from .diagnostics import Diagnostic, HandbookError, Report
@@ -264,7 +265,9 @@ class _OutputCache:
         from .anki import STATE_FILE
 
         read_back = [self.out_dir / STATE_FILE] if name == "anki" else []
-        return cache_key(self.base, name, file_key(read_back, self.out_dir))
+        # The PDF's bytes also depend on the text libraries and fonts WeasyPrint finds on the system.
+        layout = system.layout_fingerprint() if name == "pdf" else ""
+        return cache_key(self.base, name, file_key(read_back, self.out_dir), layout)
 
     def load(self, name: str) -> CachedOutput | None:
         self._keys[name] = self.key(name)

@@ -40,6 +40,7 @@ from typing import Any
 
 import pikepdf
 
+from . import system
 from .build import Context, Options
 from .cache import Cache, file_key, key, write_atomically
 from .config import CONFIG_NAME
@@ -99,9 +100,10 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     if not _page_settings_valid(handbook, ctx):
         return []
     errors_before = len(ctx.report.errors)
+    system.require("pdf")  # before WeasyPrint loads: a missing library is one line naming its package
     with contextlib.ExitStack() as stack:
         ctx.progress("pdf: fonts")
-        fonts = ensure_fonts(_tool_folder(stack, ctx.options.cache_dir, "fonts"))
+        fonts = ensure_fonts(_tool_folder(stack, ctx.options.cache_dir, "fonts"), progress=ctx.progress)
         images = _image_sources(handbook, ctx, stack)
         hooks = Hooks(
             math=math_hook(handbook, ctx, "svg"),
@@ -918,12 +920,13 @@ def _first_use(handbook: Handbook, char: str) -> tuple[PurePosixPath | str, int 
 
 def _layout_key(fonts: FontSet) -> str:
     """What a part's layout depends on besides its HTML and CSS (which name every template's output):
-    the layout engine's versions, this module, the fonts' bytes. Not the whole pipeline: a template
+    the layout engine's versions, this module, the fonts' bytes, the system's text libraries and
+    fallback fonts (pipeline/system.py). Not the whole pipeline: a template
     that changes only the front matter re-lays out only the front matter."""
     from importlib import metadata
 
     versions = [f"{name}=={metadata.version(name)}" for name in ("weasyprint", "pydyf", "pikepdf")]
-    return key(*versions, Path(__file__).read_bytes(), fonts.fingerprint())
+    return key(*versions, Path(__file__).read_bytes(), fonts.fingerprint(), system.layout_fingerprint())
 
 
 def _answer_pages(handbook: Handbook, numbers: dict[str, int]) -> dict[str, int]:
