@@ -50,14 +50,15 @@ system-build system-test: system-%:
 	$(PYTHON) -m pipeline.system install $*
 
 # The first run creates the virtual environment and installs the project (with the test tools for
-# the test targets); later runs reuse it until pyproject.toml changes.
+# the test targets); later runs reuse it until pyproject.toml changes. --no-compile: Python compiles
+# what it imports when it first does, instead of pip compiling every file of every package up front.
 $(VENV)/.installed: pyproject.toml | system-build
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e .
 	touch $@
 $(VENV)/.installed-test: pyproject.toml | system-test
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 # MathJax (TeX to SVG and MathML) runs in Node, pinned by package-lock.json; npm is the one of the
