@@ -1,4 +1,4 @@
-# The Makefile only calls the CLI or pytest: the pipeline logic lives in pipeline/.
+# The Makefile only calls the CLI, pytest and the set-up (pipeline/system.py): the pipeline logic lives in pipeline/.
 CONTENT ?= content
 OUT ?= output
 PYTHON ?= python3.11
