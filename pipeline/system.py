@@ -302,11 +302,12 @@ def _install(group: str) -> int:
     packages = list(dict.fromkeys(r.package for r in lacking))
     print(f"set-up: apt-get install {' '.join(packages)}", file=sys.stderr)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    apt = ["apt-get", "-qq", "-o", "Dpkg::Use-Pty=0"]
-    installed = subprocess.run([*apt, "install", "-y", "--no-install-recommends", *packages], env=env, check=False)
-    if installed.returncode != 0:  # a fresh machine has no package lists yet
-        subprocess.run([*apt, "update"], env=env, check=False)
-        subprocess.run([*apt, "install", "-y", "--no-install-recommends", *packages], env=env, check=False)
+    # --reinstall: dpkg may say a package is installed whose files are gone; then it puts them back.
+    install = ["apt-get", "-qq", "-o", "Dpkg::Use-Pty=0", "install", "-y", "--no-install-recommends", "--reinstall"]
+    if subprocess.run([*install, *packages], env=env, check=False).returncode != 0:
+        # A fresh machine has no package lists yet.
+        subprocess.run(["apt-get", "-qq", "update"], env=env, check=False)
+        subprocess.run([*install, *packages], env=env, check=False)
     _probe_once.cache_clear()
     still = missing(group)
     if still:
