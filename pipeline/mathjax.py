@@ -132,7 +132,7 @@ class MathEngine:
             try:
                 return str(system.node())
             except system.MissingSystemPackage as error:
-                raise MathEngineError(f"Node.js not found: {error}") from error
+                raise MathEngineError(str(error)) from error
         executable = shutil.which(self._node)
         if executable is None:
             raise MathEngineError(f"Node.js not found ({self._node!r}); install Node.js 18 or newer")

