@@ -63,7 +63,7 @@ $(VENV)/.installed-test: pyproject.toml | system-test
 
 # MathJax (TeX to SVG and MathML) runs in Node, pinned by package-lock.json; npm is the one of the
 # Node.js wheel, so the machine needs neither.
-node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
 	$(BIN)/python -m pipeline.system npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
