@@ -1,4 +1,4 @@
-# The Makefile only calls the CLI or pytest: the pipeline logic lives in pipeline/.
+# The Makefile only calls the CLI, pytest and the set-up (pipeline/system.py): the pipeline logic lives in pipeline/.
 CONTENT ?= content
 OUT ?= output
 PYTHON ?= python3.11
@@ -12,7 +12,7 @@ BUILD := $(HANDBOOK) build --content $(CONTENT) --out $(OUT)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 export SOURCE_DATE_EPOCH
 
-.PHONY: pdf html epub anki all dist check test lint bench clean setup
+.PHONY: pdf html epub anki all dist check test lint bench clean setup setup-test system-build system-test
 
 pdf: setup
 	$(BUILD) pdf
@@ -29,29 +29,42 @@ dist: setup
 check: setup
 	$(HANDBOOK) check --content $(CONTENT)
 
-test: setup
+test: setup-test
 	$(BIN)/pytest -q
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/mypy
 
-bench: setup
+bench: setup-test
 	$(BIN)/python bench/bench.py
 
-setup: $(VENV)/.installed node_modules/.installed
+# Every target sets up what it needs on first run: the system packages, the virtual environment,
+# MathJax. Node.js comes from a PyPI wheel inside the virtual environment.
+setup: system-build $(VENV)/.installed node_modules/.installed
+setup-test: system-test $(VENV)/.installed-test node_modules/.installed
 
-# The first run creates the virtual environment and installs the project with its test tools;
-# later runs reuse it until pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# The Debian packages (pipeline/system.py knows which): checked on every run by loading or running
+# them (0.1 s), installed with apt-get when root; otherwise it prints the one `sudo apt-get` line, exit 2.
+system-build system-test: system-%:
+	$(PYTHON) -m pipeline.system install $*
+
+# The first run creates the virtual environment and installs the project (with the test tools for
+# the test targets); later runs reuse it until pyproject.toml changes. --no-compile: Python compiles
+# what it imports when it first does, instead of pip compiling every file of every package up front.
+$(VENV)/.installed: pyproject.toml | system-build
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e .
 	touch $@
+$(VENV)/.installed-test: pyproject.toml | system-test
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -e '.[test]'
+	touch $@ $(VENV)/.installed
 
-# MathJax (TeX to SVG and MathML) runs in Node, pinned by package-lock.json.
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# MathJax (TeX to SVG and MathML) runs in Node, pinned by package-lock.json; npm is the one of the
+# Node.js wheel, so the machine needs neither.
+node_modules/.installed: package.json package-lock.json | $(VENV)/.installed
+	$(BIN)/python -m pipeline.system npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Keeps $(OUT)/anki-state.json: without it the next deck cannot tell Anki which notes changed.

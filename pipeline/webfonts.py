@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache, key
+from .cache import Cache, file_key, key
 from .fonts import CJK_FAMILY, MONO_FAMILY, FontSet
 
 FONT_DIR = "fonts"
@@ -163,3 +163,8 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def system_key() -> str:
+    """What the HTML and the EPUB take from the machine: the math font's bytes (absent is a value too)."""
+    return file_key([path for path in MATH_FONT_PATHS], Path("/"))

@@ -32,7 +32,7 @@ CODE_COMMENT = "# 数值稳定：先减去最大值"
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Deriving Noto Sans SC takes ~16 s a weight: reuse the build's cache when there is one.
+    # The build's cache when there is one: its instances are checked, not derived again.
     shared = PROJECT_ROOT / ".cache"
     return shared if shared.is_dir() else tmp_path_factory.mktemp("cache")
 

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,11 +38,18 @@ MINI = Path(__file__).resolve().parent / "fixtures" / "wethinkin-mini"
 DEFECTS = Path(__file__).resolve().parent / "fixtures" / "wethinkin-defects"  # one file per defect of issue 14
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/wethinkin-dev"
 
-needs_corpus = pytest.mark.skipif(
+_CORPUS_PRESENT = pytest.mark.skipif(
     not CORPUS.is_dir(),
     reason=f"WeThinkIn corpus not found at {CORPUS} (it lives in ../shared beside the repository; "
     "these tests run where it is present)",
 )
+
+
+def needs_corpus(test: Callable[..., None]) -> Callable[..., None]:
+    """A whole-corpus test: marked ``corpus`` (``pytest -m "not corpus"`` leaves them out), skipped
+    where the corpus is absent."""
+    marked: Callable[..., None] = pytest.mark.corpus(_CORPUS_PRESENT(test))
+    return marked
 
 
 def _import(src: Path, out: Path) -> tuple[ImportSummary, Handbook]:

@@ -7,7 +7,6 @@ without a cache, links and page numbers that cross chapters, and rebuilds that l
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -15,9 +14,7 @@ from unittest import mock
 import pypdf
 import pytest
 
-from pipeline import pdf as pdf_module
 from pipeline.build import Options, build
-from pipeline.fonts import FontSet, ensure_fonts
 from pipeline.pdf import OUTPUT_NAME, PRACTICE_NAME
 from pipeline.pdf.edition import Edition
 from pipeline.writers import FORMATS
@@ -57,18 +54,6 @@ def fonts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def same_fonts(fonts_dir: Path) -> Iterator[None]:
-    """Builds without a cache still take their fonts from ``fonts_dir`` (deriving them takes ~60 s)."""
-    fonts = ensure_fonts(fonts_dir)
-
-    def reuse(folder: Path) -> FontSet:
-        return fonts
-
-    with mock.patch.object(pdf_module, "ensure_fonts", reuse):
-        yield
-
-
-@pytest.fixture
 def content(tmp_path: Path) -> Path:
     root = tmp_path / "content"
     shutil.copytree(MINI, root)
@@ -88,8 +73,9 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_parallel_cached_build_equals_one_process_without_cache(
-    content: Path, tmp_path: Path, same_fonts: None
+    content: Path, tmp_path: Path
 ) -> None:
+    # Without a cache the fonts are derived again, into a temporary folder (2 s): the same bytes too.
     _build(content, tmp_path / "serial", FORMATS, jobs=1, cache_dir=None)
     _build(content, tmp_path / "parallel", FORMATS, jobs=2, cache_dir=tmp_path / "cache")
     again = _build(content, tmp_path / "again", FORMATS, jobs=2, cache_dir=tmp_path / "cache")
@@ -139,7 +125,7 @@ def test_editing_one_answer_lays_out_only_its_chapter(content: Path, tmp_path: P
 
 
 def test_a_remembered_front_matter_length_right_or_wrong_gives_the_same_book(
-    content: Path, tmp_path: Path, same_fonts: None
+    content: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
     _build(content, tmp_path / "first", jobs=2, cache_dir=cache)

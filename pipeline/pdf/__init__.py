@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import system
 from ..cache import Cache
 from ..context import Context
 from ..fonts import ensure_fonts
@@ -71,9 +72,10 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     if not page_settings_valid(handbook, ctx):
         return []
     errors_before = len(ctx.report.errors)
+    system.require("pdf")  # before WeasyPrint loads: a missing library is one line naming its package
     with contextlib.ExitStack() as stack:
         ctx.progress("pdf: fonts")
-        fonts = ensure_fonts(tool_folder(stack, ctx.options.cache_dir, "fonts"))
+        fonts = ensure_fonts(tool_folder(stack, ctx.options.cache_dir, "fonts"), progress=ctx.progress)
         images = image_sources(handbook, ctx, stack)
         hooks = Hooks(
             math=math_hook(handbook, ctx, "svg"),

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .. import system
 from ..cache import Cache, key, write_atomically
 from ..fonts import FontSet
 from .images import fetcher
@@ -293,8 +294,9 @@ class Engine:
 
 def layout_key(fonts: FontSet) -> str:
     """What a part's layout depends on besides its HTML and CSS (which name every template's output):
-    the layout engine's versions, this package's code, the fonts' bytes. Not the whole pipeline: a template
+    the layout engine's versions, this package's code, the fonts' bytes, the system's text libraries and
+    fallback fonts (pipeline/system.py). Not the whole pipeline: a template
     that changes only the front matter re-lays out only the front matter."""
     versions = [f"{name}=={metadata.version(name)}" for name in ("weasyprint", "pydyf", "pikepdf")]
     code = [path.read_bytes() for path in sorted(Path(__file__).parent.glob("*.py"))]
-    return key(*versions, *code, fonts.fingerprint())
+    return key(*versions, *code, fonts.fingerprint(), system.layout_fingerprint())
