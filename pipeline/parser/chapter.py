@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -44,6 +45,7 @@ from ..model import (
     Text,
     ThematicBreak,
 )
+from ..resources import image_problem, real_path
 from .markdown import line_of, plain_text
 from .scan import QuestionHead, ScannedChapter
 
@@ -281,6 +283,9 @@ class ChapterBuilder:
         href = str(node.attrs.get("href", ""))
         title = str(node.attrs.get("title", ""))
         children = self.inlines(node.children, line, notes)
+        if urlsplit(href).scheme.lower() not in _LINK_SCHEMES:
+            self.warn(line, f"link location {href!r} not allowed (http:, https:, mailto: or a question); shown as text")
+            href = ""
         target = _internal_target(href)
         question_id = None
         if target is not None:
@@ -301,7 +306,17 @@ class ChapterBuilder:
             self.error(line, f"unsupported image location {src!r} (use a path relative to the chapter file)")
             return None
         relative = PurePosixPath(unquote(parts.path))
-        resolved = (self.scan.path.parent / relative).resolve()
+        if not relative.parts:
+            self.error(line, "image without a location")
+            return None
+        try:
+            resolved = real_path(self.scan.path.parent / relative)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self.error(line, f"image path is a symlink loop: {src!r}")
+            else:
+                self.error(line, f"image file not found: {src!r}")
+            return None
         try:
             inside = resolved.relative_to(self.root)
         except ValueError:
@@ -309,6 +324,9 @@ class ChapterBuilder:
             return None
         if not resolved.is_file():
             self.error(line, f"image file not found: {src!r}")
+            return None
+        for problem in image_problem(resolved):
+            self.error(line, f"image {src!r} refused: {problem}")
             return None
         if not alt.strip():
             self.warn(line, f"image {src!r} has no alt text")
@@ -322,6 +340,9 @@ class ChapterBuilder:
             for note in node.children:
                 defs[int(note.meta["id"])] = [c for c in note.children if c.type != "footnote_anchor"]
         return defs
+
+
+_LINK_SCHEMES = ("", "http", "https", "mailto")
 
 
 class _BodyState:

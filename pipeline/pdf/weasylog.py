@@ -12,9 +12,10 @@ from ..config import CONFIG_NAME
 from ..context import Context
 from ..model import Handbook
 from .frame import OUTPUT_NAME
+from .images import REFUSED
 
 # What WeasyPrint logs when no font has a glyph for a character (weasyprint/draw/text.py).
-_NOTDEF_MESSAGE = ".notdef glyph rendered"
+NOTDEF_MESSAGE = ".notdef glyph rendered"
 
 
 class _Collector(logging.Handler):
@@ -54,17 +55,32 @@ def weasyprint_diagnostics(handbook: Handbook, ctx: Context) -> Iterator[list[lo
             _report_records(records, handbook, ctx)
 
 
+def message_of(record: logging.LogRecord) -> str:
+    """A record's message; never raises, whatever its arguments (``getMessage`` does on a mismatch)."""
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError, KeyError):
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        return " ".join([str(record.msg), *(str(a) for a in args)])
+
+
 def _report_records(records: Sequence[logging.LogRecord], handbook: Handbook, ctx: Context) -> None:
     missing: dict[str, None] = {}  # dicts as ordered sets: each character and message once
     others: dict[str, None] = {}
+    refused: dict[str, None] = {}
     for record in records:
-        if str(record.msg).startswith(_NOTDEF_MESSAGE) and isinstance(record.args, tuple) and record.args:
+        if str(record.msg).startswith(NOTDEF_MESSAGE) and isinstance(record.args, tuple) and record.args:
             missing[str(record.args[0])] = None
+        elif REFUSED in (message := message_of(record)):
+            refused[message[message.index(REFUSED):]] = None
         else:
-            others[record.getMessage()] = None
+            others[message] = None
     for char in missing:
         path, line = _first_use(handbook, char)
         ctx.report.error(path, line, f"no font has a glyph for {char!r} (U+{ord(char):04X}); it would print as a box")
+    for message in refused:
+        # The resource policy (pipeline/resources.py) refused a URL: nothing outside the handbook goes in.
+        ctx.report.error(OUTPUT_NAME, None, message)
     for message in others:
         # WeasyPrint's errors concern resources (an unreadable image): the book is still worth having.
         ctx.report.warning(OUTPUT_NAME, None, f"WeasyPrint: {message}")
