@@ -8,6 +8,7 @@ from typing import Any
 
 from .diagnostics import Report
 from .model import ID_PATTERN, AnkiSettings, Metadata, PageSettings
+from .xmltext import describe, not_xml, without_not_xml
 
 CONFIG_NAME = "handbook.toml"
 
@@ -55,6 +56,9 @@ def read_metadata(root: Path, report: Report) -> Metadata | None:
             report.error(name, None, f"{key!r} must be a string")
             ok = False
             value = ""
+        if found := not_xml(value):
+            report.warning(name, None, f"control character {describe(found)} removed from {key!r}")
+            value = without_not_xml(value)
         strings[key] = value.strip()
     for key in ("id", "title"):
         if not strings[key]:

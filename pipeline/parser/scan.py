@@ -16,6 +16,7 @@ from mdit_py_plugins.attrs.parse import parse as parse_attrs
 
 from ..diagnostics import Report
 from ..model import ID_PATTERN
+from ..xmltext import describe, not_xml, without_not_xml
 from .markdown import line_of, markdown_parser, plain_text
 
 FRONT_MATTER_KEYS = ("id", "title", "description")
@@ -51,7 +52,14 @@ def read_source(path: Path, rel: PurePosixPath | str, report: Report) -> str | N
         line = data[: exc.start].count(b"\n") + 1
         report.error(rel, line, f"file is not valid UTF-8 (byte {data[exc.start]:#04x})")
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not not_xml(text):
+        return text
+    lines = text.split("\n")
+    for number, content in enumerate(lines, start=1):
+        if found := not_xml(content):
+            report.warning(rel, number, f"control character {describe(found)} removed (no output can hold it)")
+    return without_not_xml(text)
 
 
 def scan_chapter(path: Path, root: Path, report: Report) -> ScannedChapter | None:
@@ -59,7 +67,17 @@ def scan_chapter(path: Path, root: Path, report: Report) -> ScannedChapter | Non
     text = read_source(path, rel, report)
     if text is None:
         return None
-    tree = SyntaxTreeNode(markdown_parser().parse(text))
+    tokens = markdown_parser().parse(text)
+    _clean_tokens(tokens, 1, rel, report)
+    depth = _nesting_depth(tokens)
+    if depth is not None:
+        depth_line, depth_found = depth
+        report.error(
+            rel, depth_line, f"Markdown nested {depth_found} levels deep (at most {MAX_NESTING}: emphasis, links, "
+            "lists and quotes inside each other)",
+        )
+        return None
+    tree = SyntaxTreeNode(tokens)
     front = _front_matter(tree, rel, report)
     if front is None:
         return None
@@ -74,6 +92,51 @@ def scan_chapter(path: Path, root: Path, report: Report) -> ScannedChapter | Non
     return ScannedChapter(
         path=path, rel=rel, lines=tuple(text.split("\n")), tree=tree, front=front, questions=tuple(heads)
     )
+
+
+MAX_NESTING = 40  # beyond this no reader follows the text, and the recursive readers after this one stop
+
+
+def _nesting_depth(tokens: Sequence[Token]) -> tuple[int, int] | None:
+    """The line and depth of the first place the tokens nest deeper than ``MAX_NESTING``, or None.
+    Iterative, so that it runs where building the tree (recursive) would not."""
+    stack: list[tuple[Sequence[Token], int, int, int]] = [(tokens, 0, 0, 1)]  # (tokens, index, depth, line)
+    while stack:
+        items, index, depth, line = stack.pop()
+        while index < len(items):
+            token = items[index]
+            index += 1
+            if token.map:
+                line = token.map[0] + 1
+            depth += token.nesting
+            if depth > MAX_NESTING:
+                return line, depth
+            if token.children:
+                stack.append((items, index, depth, line))
+                items, index, line = token.children, 0, line
+                # the inline's own depth continues from here
+    return None
+
+
+def _clean_tokens(tokens: Sequence[Token], line: int, rel: PurePosixPath, report: Report) -> None:
+    """Remove characters XML cannot hold from what markdown-it made of the text: character references
+    (``&#12;``) give them back after the source was cleaned."""
+    work: list[tuple[Token, int]] = [(t, line) for t in tokens]
+    while work:
+        token, line = work.pop()
+        if token.map:
+            line = token.map[0] + 1
+        found = not_xml(token.content) + not_xml(token.info)
+        if found:
+            token.content = without_not_xml(token.content)
+            token.info = without_not_xml(token.info)
+        for name, value in list(token.attrs.items()):
+            if isinstance(value, str) and not_xml(value):
+                found += not_xml(value)
+                token.attrs[name] = without_not_xml(value)
+        if found:
+            report.warning(rel, line, f"control character {describe(found)} removed (no output can hold it)")
+        work.extend((child, line) for child in token.children or ())
 
 
 def _front_matter(tree: SyntaxTreeNode, rel: PurePosixPath, report: Report) -> dict[str, str] | None:
@@ -103,7 +166,11 @@ def _front_matter(tree: SyntaxTreeNode, rel: PurePosixPath, report: Report) -> d
             report.error(rel, 1, f"front matter {key!r} must be a string")
             ok = False
             continue
-        front[key] = str(value).strip()
+        text = str(value).strip()
+        if found := not_xml(text):
+            report.warning(rel, 1, f"control character {describe(found)} removed from {key!r}")
+            text = without_not_xml(text)
+        front[key] = text
     for key in ("id", "title"):
         if ok and not front[key]:
             report.error(rel, 1, f"front matter is missing {key!r}")
