@@ -1,0 +1,33 @@
+"""WeasyPrint's log across worker processes (issue 13, item 6)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pipeline.cache import Cache
+from pipeline.pdf.engine import Engine, Job, lay_out
+
+HTML = '<html><body><p style="colour: red; margin: 3px 3px 3px 3px 3px">x</p></body></html>'
+CSS = "p { bogus-property: 12px } @page { size: A5 }"
+
+
+def _messages(records: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
+    return [logging.makeLogRecord({"msg": m, "args": args}).getMessage() for m, args in records]
+
+
+def test_records_with_numbers_replay_in_the_build_process(tmp_path: Path) -> None:
+    job = Job(html=HTML, css=CSS + " /* unique */", base_url=tmp_path.as_uri() + "/", identifier="0" * 32,
+              asset_root=str(tmp_path))
+    part = lay_out(job, str(tmp_path / "part.pdf"))
+    messages = _messages(part.records)  # "%d" with a string argument raised TypeError here
+    assert any("colour" in m for m in messages), messages
+    assert any("bogus-property" in m for m in messages), messages  # the stylesheet's, parsed in this call
+
+
+def test_stylesheet_warnings_reach_the_build_from_workers(tmp_path: Path) -> None:
+    with Engine(jobs=2, cache=Cache(None), parts=tmp_path, base_key="k", base_url=tmp_path.as_uri() + "/",
+                asset_root=str(tmp_path), part_css=CSS + " /* workers */", stamp_css="") as engine:
+        parts = engine.run([engine.job(HTML.replace("x", f"part {n}"), f"{n:032d}") for n in range(3)])
+    for part in parts:  # every part carries the stylesheet's warnings, whichever worker parsed it
+        assert any("bogus-property" in m for m in _messages(part.records))
