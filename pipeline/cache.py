@@ -10,6 +10,7 @@ error, someone's editor) is deleted and reported as a miss: the caller rebuilds 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -175,7 +176,9 @@ class Cache:
             handle.write(hashlib.sha256(payload).digest())
             handle.write(payload)
 
-        write_atomically(self._path(namespace, entry), fill)
+        # A cache that cannot take an entry (full, read-only, a folder in the way) is only slower.
+        with contextlib.suppress(OSError):
+            write_atomically(self._path(namespace, entry), fill)
 
     def get_record(self, namespace: str, entry: str) -> tuple[dict[str, Any], bytes] | None:
         """A JSON header with a binary body (see ``put_record``); None on a miss or damage."""

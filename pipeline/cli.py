@@ -50,9 +50,20 @@ def _source_date_epoch() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return None
-    if not value.isdigit():
-        raise click.BadParameter(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}")
+    if not value.isdigit() or int(value) > _LAST_ZIP_TIME:
+        raise click.BadParameter(
+            f"SOURCE_DATE_EPOCH must be a whole number of seconds from 0 to {_LAST_ZIP_TIME} (2107-12-31, the "
+            f"last time a ZIP file can hold), not {value[:40]!r}"
+        )
     return int(value)
+
+
+_LAST_ZIP_TIME = 4354819199
+
+
+def _os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    return f"{where}{exc.strerror or exc}"
 
 
 class _ToolFailure(click.ClickException):
@@ -104,6 +115,8 @@ def build_command(
         raise _failure(f"build failed: {exc}; earlier outputs were left as they were", 1) from None
     except HandbookError as exc:
         raise _failure(str(exc), exc.exit_code) from None
+    except OSError as exc:  # a fault of the environment the build did not name itself
+        raise _failure(_os_error(exc), 2) from None
     for path in written:
         click.echo(str(path))
 
@@ -197,4 +210,6 @@ def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet:
         raise _failure(f"dist failed: {exc}; earlier outputs were left as they were", 1) from None
     except HandbookError as exc:
         raise _failure(str(exc), exc.exit_code) from None
+    except OSError as exc:
+        raise _failure(_os_error(exc), 2) from None
     click.echo(str(path))

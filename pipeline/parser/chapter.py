@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -289,11 +290,22 @@ class ChapterBuilder:
         target = _internal_target(href)
         question_id = None
         if target is not None:
-            if target in self.question_ids:
-                question_id = target
-            else:
+            chapter_file = urlsplit(href).path
+            if target not in self.question_ids:
                 self.warn(line, f"link to unknown question id {target!r}")
+            elif chapter_file and self._chapter_of(chapter_file) != self.question_ids[target]:
+                self.warn(
+                    line, f"link {href!r}: question {target!r} is in {self.question_ids[target]}, "
+                    f"not in {unquote(chapter_file)!r}",
+                )
+            else:
+                question_id = target
         return Link(children=children, url=href, title=title, question_id=question_id)
+
+    def _chapter_of(self, link_path: str) -> PurePosixPath | None:
+        """The chapter file (relative to the content root) a link's path names, or None outside it."""
+        target = os.path.normpath(self.scan.rel.parent / unquote(link_path))
+        return None if target.startswith("..") else PurePosixPath(target)
 
     def _image(self, node: SyntaxTreeNode, line: int) -> Image | None:
         src = str(node.attrs.get("src", ""))

@@ -11,7 +11,10 @@ from pathlib import Path, PurePosixPath
 import yaml
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
+from mdit_py_plugins.attrs.parse import HANDLERS as ATTRS_HANDLERS
 from mdit_py_plugins.attrs.parse import ParseError as AttrsParseError
+from mdit_py_plugins.attrs.parse import State as AttrsState
+from mdit_py_plugins.attrs.parse import TokenState
 from mdit_py_plugins.attrs.parse import parse as parse_attrs
 
 from ..diagnostics import Report
@@ -45,7 +48,11 @@ class ScannedChapter:
 
 def read_source(path: Path, rel: PurePosixPath | str, report: Report) -> str | None:
     """A source file's text with BOM and CRLF removed, or None (reported) when it is not UTF-8."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report.error(rel, None, f"cannot read the file: {exc.strerror or exc}")
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -195,6 +202,8 @@ def _question_head(
             report.error(rel, line, f"invalid heading attributes {attrs_text!r}: {exc}")
             parsed = {}
         attrs = {str(k): str(v) for k, v in parsed.items()}
+        for twice in _declared_twice(attrs_text):
+            report.error(rel, line, f"question attribute {twice!r} given more than once in {attrs_text!r}")
     if "class" in attrs:
         report.warning(rel, line, f"classes on a question heading are ignored: {attrs.pop('class')!r}")
     for key in sorted(set(attrs) - set(QUESTION_ATTRIBUTES)):
@@ -219,6 +228,40 @@ def _question_head(
     return QuestionHead(
         node=node, line=line, id=qid, derived=derived, title_nodes=tuple(title_nodes), attrs=attrs
     )
+
+
+class _RecordingTokens(TokenState):
+    """The attribute parser's tokens, kept in order: its result keeps only the last of each key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    def append(self, start: int, end: int, ttype: str) -> None:
+        super().append(start, end, ttype)
+        self.seen.append((ttype, self._text[start:end] if ttype == "key" else ""))
+
+    _text = ""
+
+
+def _declared_twice(attrs_text: str) -> list[str]:
+    """Attributes written twice (``{#a1 #a2}``, two ``tags=``): the parser silently keeps the last."""
+    tokens = _RecordingTokens()
+    tokens._text = attrs_text
+    state = AttrsState.START
+    try:
+        for pos, char in enumerate(attrs_text):
+            state = ATTRS_HANDLERS[state](char, pos, tokens)
+            if state == AttrsState.DONE:
+                break
+    except (AttrsParseError, KeyError):
+        return []
+    counts: dict[str, int] = {}
+    for ttype, key in tokens.seen:
+        name = "id" if ttype == "id" else key if ttype == "key" else ""
+        if name and name != "class":
+            counts[name] = counts.get(name, 0) + 1
+    return [name for name, count in counts.items() if count > 1]
 
 
 def derive_question_id(chapter_id: str, title: str) -> str:
