@@ -159,7 +159,7 @@ class OutputFolder:
                 raise OutputError(f"another build is writing to {out_dir}; wait for it to finish") from None
             folder = cls(out_dir, handle)
             folder._check(renderers)
-            folder._sweep(renderers)
+            folder._sweep(list(RENDERERS.values()))  # every output's: the lock says no build uses them
             yield folder
         finally:
             os.close(handle)  # releases the lock, as the system does when a build is killed
@@ -181,7 +181,8 @@ class OutputFolder:
         names = {n for r in renderers for n in (*r.files, *r.folders, *r.reads_back)}
         for entry in self.out_dir.iterdir():
             match = _TEMPORARY.match(entry.name)
-            if match is None or match.group("name") not in names:
+            name = match.group("name") if match else ""
+            if not (name in names or (name.startswith("handbook") and name.endswith(".zip"))):  # dist
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
