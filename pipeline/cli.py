@@ -15,9 +15,9 @@ from .context import Options
 from .diagnostics import ContentError, Diagnostic, HandbookError
 from .dist import bundle
 from .importers import import_wethinkin
-from .parser import check as check_content
 from .parser import load_handbook
 from .stats import COUNTS, handbook_stats
+from .validate import validate
 from .writers import FORMATS
 
 CONTENT_OPTION = click.option(
@@ -124,9 +124,14 @@ def build_command(
 @main.command(name="check")
 @CONTENT_OPTION
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def check_command(content: Path, strict: bool) -> None:
-    """Validate the content folder without building anything."""
-    diagnostics = check_content(content)
+@CACHE_OPTION
+@click.option("--no-cache", is_flag=True, help="Check every formula again, without the formula cache.")
+def check_command(content: Path, strict: bool, cache_dir: Path, no_cache: bool) -> None:
+    """Validate the content folder without building anything: everything a build would reject."""
+    try:
+        diagnostics = validate(content, cache_dir=None if no_cache else cache_dir)
+    except HandbookError as exc:  # Node or MathJax missing: the formulas cannot be checked
+        raise _failure(str(exc), exc.exit_code) from None
     for diagnostic in diagnostics:
         _show(diagnostic)
     errors = sum(d.is_error for d in diagnostics)
