@@ -138,6 +138,10 @@ def _outside(content: Path) -> Path:
     return secret
 
 
+def _make_outside(content: Path, out: Path) -> None:
+    _outside(content)
+
+
 def _nothing(content: Path, out: Path) -> None:
     pass
 
@@ -237,7 +241,7 @@ CASES = [
     Case(name="svg-not-xml", setup=_svg("<svg"), expect=(f"01-alpha.md:{L}: error:", "not well-formed")),
     Case(name="image-symlink-outside", setup=_symlink("images/ok.png", _outside),
          expect=(f"01-alpha.md:{L}: error: image path escapes the content folder",)),
-    Case(name="image-dotdot", setup=_both(lambda c, o: _outside(c), _image("../outside/secret.png")),
+    Case(name="image-dotdot", setup=_both(_make_outside, _image("../outside/secret.png")),
          expect=(f"01-alpha.md:{L}: error: image path escapes the content folder",)),
     Case(name="image-file-url", setup=_image("file:///etc/passwd"),
          expect=(f"01-alpha.md:{L}: error: unsupported image location 'file:///etc/passwd'",)),
@@ -271,7 +275,7 @@ CASES = [
     Case(name="link-to-wrong-file", setup=_answer("[x](nope.md#q-three)"),
          commands=(("check", "--strict"),), expect=("01-alpha.md:10: warning: link 'nope.md#q-three'",)),
     # -- handbook.toml
-    Case(name="toml-is-folder", setup=lambda c, o: ((c / "handbook.toml").unlink(), (c / "handbook.toml").mkdir()),
+    Case(name="toml-is-folder", setup=_replace_with_folder("../content/handbook.toml"),
          expect=("handbook.toml: error: cannot read handbook.toml",)),
     Case(name="toml-missing", setup=lambda c, o: (c / "handbook.toml").unlink(),
          expect=("handbook.toml: error: missing handbook.toml",)),
@@ -345,8 +349,9 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
     """A good content folder and the outputs of a good build of it."""
     root = tmp_path_factory.mktemp("baseline")
     content = root / "content"
-    for relative, data in {"handbook.toml": HANDBOOK_TOML, "01-alpha.md": CHAPTER, "02-beta.md": SECOND,
-                           "images/ok.png": PNG, "images/ok.svg": SVG}.items():
+    files: dict[str, str | bytes] = {"handbook.toml": HANDBOOK_TOML, "01-alpha.md": CHAPTER, "02-beta.md": SECOND,
+                                     "images/ok.png": PNG, "images/ok.svg": SVG}
+    for relative, data in files.items():
         _write(relative, data)(content, root)
     out = root / "out"
     result = CliRunner().invoke(main, [*ALL, "-q", "--content", str(content), "--out", str(out)],
