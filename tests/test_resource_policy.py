@@ -145,3 +145,28 @@ def test_pdf_fetcher_reads_nothing_outside(tmp_path: Path, secret: Path) -> None
                 "https://example.com/x.png", "ftp://example.com/x"):
         with pytest.raises(ValueError, match="handbook refused to read"):
             fetch(url)
+
+
+@pytest.mark.parametrize("formats", [("html", "epub", "anki"), ("pdf",)])
+def test_renderers_refuse_an_svg_the_parser_did_not_see(
+    make_content: MakeContent, secret: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, formats: tuple[str, ...]
+) -> None:
+    """The SVG changed after it was checked (or the parser missed it): every output's own reading refuses
+    it, the PDF's fetcher included, and no byte of the outside file is written anywhere."""
+    from pipeline import pdf as pdf_module
+    from pipeline.fonts import ensure_fonts
+    from pipeline.parser import chapter
+
+    shared = Path(__file__).resolve().parent.parent / ".cache"
+    if "pdf" in formats and not (shared / "fonts").is_dir():
+        pytest.skip("derived fonts are not in .cache (make setup)")
+    fonts = ensure_fonts(shared) if "pdf" in formats else None
+    monkeypatch.setattr(pdf_module, "ensure_fonts", lambda folder: fonts)
+    monkeypatch.setattr(chapter, "image_problem", lambda path: [])
+    root = make_content({"01-a.md": CHAPTER, "images/evil.svg": _evil_svgs(secret)["image-href"]})
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", *formats, "--content", str(root), "--out", str(out), "--no-cache",
+                                       "--jobs", "1", "-q"])
+    assert result.exit_code == 1, result.output
+    assert "refused" in result.output or "unsafe SVG" in result.output, result.output
+    assert not out.exists() or MARKER not in _all_output_bytes(out)
