@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pytest
+
 from pipeline.cache import Cache
 from pipeline.pdf.engine import Engine, Job, lay_out
 
@@ -31,3 +33,27 @@ def test_stylesheet_warnings_reach_the_build_from_workers(tmp_path: Path) -> Non
         parts = engine.run([engine.job(HTML.replace("x", f"part {n}"), f"{n:032d}") for n in range(3)])
     for part in parts:  # every part carries the stylesheet's warnings, whichever worker parsed it
         assert any("bogus-property" in m for m in _messages(part.records))
+
+
+def test_pagination_that_has_not_settled_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one round only, the first layout's cross-reference page numbers are still unknown (item 7)."""
+    from click.testing import CliRunner
+
+    from pipeline import pdf as pdf_module
+    from pipeline.cli import main
+    from pipeline.fonts import ensure_fonts
+    from pipeline.pdf import edition
+
+    shared = Path(__file__).resolve().parent.parent / ".cache"
+    if not (shared / "fonts").is_dir():
+        pytest.skip("derived fonts are not in .cache (make setup)")
+    fonts = ensure_fonts(shared)
+    monkeypatch.setattr(pdf_module, "ensure_fonts", lambda folder: fonts)
+    monkeypatch.setattr(edition, "_MAX_ROUNDS", 1)
+    content = Path(__file__).resolve().parent / "fixtures" / "mini"
+    result = CliRunner().invoke(main, ["build", "pdf", "--content", str(content), "--out", str(tmp_path / "out"),
+                                       "--no-cache", "--jobs", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "handbook.pdf: warning: the book's cross-reference page numbers did not settle after 1 rounds" in (
+        result.output
+    )
