@@ -46,6 +46,11 @@ __all__ = [
 _DATA_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 _RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+# Attributes that make a renderer load something (SVG, and HTML inside <foreignObject>).
+_REFERENCE_ATTRIBUTES = frozenset({
+    "href", "src", "data", "srcset", "poster", "background", "codebase", "action", "formaction", "longdesc",
+    "usemap", "dynsrc", "lowsrc", "archive", "classid", "profile", "manifest", "icon",
+})
 # Nesting deeper than this in an SVG is not a figure (and would exhaust a recursive renderer).
 _SVG_MAX_DEPTH = 200
 
@@ -176,7 +181,9 @@ def svg_problems(data: bytes) -> list[str]:
             problems["a <script> element"] = None
         for name, value in element.attrib.items():
             attr = name.rsplit("}", 1)[-1].lower()
-            if name == _XLINK_HREF or attr in ("href", "src"):
+            if name == _XLINK_HREF or attr in _REFERENCE_ATTRIBUTES:
+                if local == "a" and attr == "href" and _is_link(value):
+                    continue  # a hyperlink is followed by a reader who clicks it, never loaded
                 problem = _reference_problem(value.strip())
                 if problem:
                     problems[problem] = None
@@ -194,21 +201,32 @@ def svg_problems(data: bytes) -> list[str]:
 
 def _entity_declarations(data: bytes) -> str | None:
     """Entity declarations are refused: an external one reads a file, an internal one can expand to
-    gigabytes. A plain ``<!DOCTYPE svg PUBLIC …>`` (as drawing programs write) is fine."""
+    gigabytes; so is ``<?xml-stylesheet …?>``. A plain ``<!DOCTYPE svg PUBLIC …>`` (as drawing programs
+    write) is fine."""
     found: list[str] = []
     parser = xml.parsers.expat.ParserCreate()
 
     def entity(name: str, *args: object) -> None:
         found.append(name)
 
+    def instruction(target: str, data: str) -> None:
+        if target.lower() == "xml-stylesheet":  # loads a stylesheet in a reader that honours it
+            found.append(f"<?{target} {data}?>")
+
     parser.EntityDeclHandler = entity
     parser.UnparsedEntityDeclHandler = entity
+    parser.ProcessingInstructionHandler = instruction
     parser.ExternalEntityRefHandler = lambda *args: 0  # never resolve anything
     with contextlib.suppress(xml.parsers.expat.ExpatError):  # reported by the tree parse
         parser.Parse(data, True)
     if found:
-        return f"an XML entity declaration ({found[0]!r})"
+        what = "a stylesheet instruction" if found[0].startswith("<?") else "an XML entity declaration"
+        return f"{what} ({found[0]!r})"
     return None
+
+
+def _is_link(value: str) -> bool:
+    return urlsplit(value.strip()).scheme.lower() in ("http", "https", "mailto")
 
 
 def _reference_problem(reference: str) -> str | None:

@@ -57,6 +57,10 @@ def _evil_svgs(secret: Path) -> dict[str, str]:
         + base64.b64encode(f'<svg xmlns="http://www.w3.org/2000/svg"><image href="{uri}"/></svg>'.encode()).decode()
         + '"/></svg>',
         "script": '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "stylesheet-instruction": f'<?xml-stylesheet href="{uri}"?><svg xmlns="http://www.w3.org/2000/svg"/>',
+        "foreign-object": '<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><object xmlns="http://www.w3.org/1999/'
+        f'xhtml" data="{uri}"/></foreignObject></svg>',
+        "event-handler": '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
     }
 
 
@@ -82,7 +86,8 @@ def test_a_safe_svg_passes() -> None:
         '"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"><svg xmlns="http://www.w3.org/2000/svg" '
         'xmlns:xlink="http://www.w3.org/1999/xlink"><defs><linearGradient id="g"/><rect id="r" width="1" '
         'height="1"/></defs><use xlink:href="#r"/><rect fill="url(#g)" width="2" height="2"/>'
-        f'<image href="data:image/png;base64,{png}" width="1" height="1"/><style>rect {{ fill: url(#g) }}</style></svg>'
+        f'<image href="data:image/png;base64,{png}" width="1" height="1"/><style>rect {{ fill: url(#g) }}</style>'
+        '<a href="https://example.com/"><text>link</text></a></svg>'
     )
     assert svg_problems(svg.encode()) == []
 
