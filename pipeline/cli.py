@@ -132,6 +132,8 @@ def check_command(content: Path, strict: bool, cache_dir: Path, no_cache: bool) 
         diagnostics = validate(content, cache_dir=None if no_cache else cache_dir)
     except HandbookError as exc:  # Node or MathJax missing: the formulas cannot be checked
         raise _failure(str(exc), exc.exit_code) from None
+    except OSError as exc:  # the formula cache cannot be written
+        raise _failure(_os_error(exc), 2) from None
     for diagnostic in diagnostics:
         _show(diagnostic)
     errors = sum(d.is_error for d in diagnostics)

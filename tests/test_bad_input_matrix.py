@@ -339,6 +339,11 @@ CASES = [
          expect=("cannot write to the output folder", "read-only")),
     Case(name="out-busy", setup=_answer("改动"), commands=(HTML,), exit_code=2, patch=_busy,
          expect=("another build is writing to",)),
+    Case(name="cache-below-a-file", setup=_answer(r"公式 $x^2$"), exit_code=2,
+         commands=(("check", "--cache", "{file}/cache"), ("build", "html", "--cache", "{file}/cache")),
+         expect=("cannot write the math cache", "Not a directory")),
+    Case(name="javascript-link", setup=_answer("[点我](javascript:alert(1))"), commands=(("check", "--strict"),),
+         expect=("01-alpha.md:10: warning: link location 'javascript:alert(1)' not allowed",)),
     Case(name="cache-entries-are-folders", setup=_cache_entry_folder, exit_code=0,
          commands=(("build", "html", "epub", "anki", "--cache", "{cache}"),)),
 ]
