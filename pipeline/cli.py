@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,6 +68,18 @@ def _os_error(exc: OSError) -> str:
     return f"{where}{exc.strerror or exc}"
 
 
+def _stop_cleanly_on_sigterm() -> None:
+    """``kill`` (SIGTERM) unwinds the build as Ctrl-C does: workers killed, temporary files removed, the
+    outputs as they were. (SIGKILL cannot be caught: the workers die with the build anyway, and the next
+    build removes the temporaries.)"""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 class _ToolFailure(click.ClickException):
     """A missing or failing tool (Node, MathJax, fonts): exit code 2, as HandbookError subclasses say."""
 
@@ -108,6 +122,7 @@ def build_command(
     )
 
     progress = _progress(quiet)
+    _stop_cleanly_on_sigterm()
 
     try:
         written = build(content, wanted, options, progress=progress, on_diagnostic=_show, strict=strict)
@@ -210,6 +225,7 @@ def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet:
                       jobs=os.cpu_count() or 1)
 
     progress = _progress(quiet)
+    _stop_cleanly_on_sigterm()
 
     try:
         path = bundle(content, options, progress=progress, on_diagnostic=_show, strict=strict)

@@ -103,3 +103,16 @@ def test_ctrl_c_stops_within_2_s_and_leaves_nothing(tmp_path: Path) -> None:
     with process.stderr:
         assert "Traceback" not in process.stderr.read()
     assert list(out.iterdir()) == []
+
+
+def test_sigterm_unwinds_like_ctrl_c(tmp_path: Path) -> None:
+    process, workers, out = _start_pdf_build(tmp_path)
+    start = time.monotonic()
+    process.terminate()
+    process.wait(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert _wait_gone(workers, start, 2.0) < 2.0
+    assert process.stderr is not None
+    with process.stderr:
+        assert "Traceback" not in process.stderr.read()
+    assert list(out.iterdir()) == []  # the temporaries were removed on the way out
