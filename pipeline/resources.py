@@ -152,8 +152,15 @@ def _raster_problem(data: bytes) -> str | None:
 
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image.load()  # decodes every pixel: finds truncated files that verify() lets through
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            if image.format == "PNG":
+                image.verify()  # every chunk and its CRC: a truncated or damaged file, without inflating
+            else:
+                if image.format == "JPEG":
+                    image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))  # 1/8 scale
+                image.load()  # decodes: finds truncated files that verify() lets through
+    except UnidentifiedImageError:
+        return "the image does not decode (not an image format it can read)"
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         return f"the image does not decode ({exc})"
     return None
 
