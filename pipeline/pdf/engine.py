@@ -16,7 +16,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -140,6 +140,21 @@ def watch_parent(parent: int) -> None:
 
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Workers started in this block ignore SIGINT from their first instruction: an ignored signal stays
+    ignored across exec, and Python then installs no KeyboardInterrupt handler (a blocked signal mask
+    is not inherited by spawned workers). A Ctrl-C that arrives in these few milliseconds is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def file_sha256(path: Path) -> str:
@@ -282,13 +297,16 @@ class Engine:
             future: concurrent.futures.Future[Part] = concurrent.futures.Future()
             future.set_result(lay_out(job, destination))
             return future
-        if self._pool is None:
-            # spawn: fresh workers, not copies of this process and everything it holds (peak memory).
-            context = multiprocessing.get_context("spawn")
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.jobs, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
-            )
-        return self._pool.submit(lay_out, job, destination)
+        # Ctrl-C reaches the whole process group: a worker still starting would print a KeyboardInterrupt
+        # traceback. Workers ignore it; the build kills them (close).
+        with _workers_ignore_sigint():
+            if self._pool is None:
+                # spawn: fresh workers, not copies of this process and everything it holds (peak memory).
+                context = multiprocessing.get_context("spawn")
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.jobs, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
+                )
+            return self._pool.submit(lay_out, job, destination)
 
     def __enter__(self) -> Engine:
         return self
@@ -311,10 +329,9 @@ class Engine:
             for worker in workers:
                 with contextlib.suppress(OSError, AttributeError, ValueError):
                     worker.kill()
-            pool.shutdown(wait=False, cancel_futures=True)
-            for worker in workers:
-                with contextlib.suppress(OSError, AttributeError, ValueError, AssertionError):
-                    worker.join(timeout=2)
+            # Waiting is quick once the workers are dead (the pool's thread finds it broken), and leaves no
+            # thread for the interpreter's exit to wake through a pipe it may have closed (Python 3.11).
+            pool.shutdown(wait=True, cancel_futures=True)
             return
         pool.shutdown(cancel_futures=True)
 
