@@ -293,6 +293,8 @@ CASES = [
          expect=("01-alpha.md:10: warning: control character U+0001, U+000B, U+001B, U+000C removed",)),
     Case(name="deep-emphasis", setup=_answer("*a " * 300 + "x" + " a*" * 300),
          expect=("01-alpha.md:10: error: Markdown nested",)),
+    Case(name="footnote-in-quote-in-footnote", setup=_answer("[^1]: >[^1]: "),
+         expect=("01-alpha.md:8: error: Markdown the parser cannot follow",)),  # the last line markdown-it names
     Case(name="deep-links", setup=_answer("[" * 2000 + "x" + "](#q-one)" * 2000), exit_code=0, commands=(CHECK,)),
     Case(name="not-utf8", setup=_write("01-alpha.md", CHAPTER.encode("utf-8") + b"\xff\xfe"),
          expect=("01-alpha.md:17: error: file is not valid UTF-8",)),

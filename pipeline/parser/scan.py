@@ -76,13 +76,9 @@ def scan_chapter(path: Path, root: Path, report: Report) -> ScannedChapter | Non
         return None
     tokens = markdown_parser().parse(text)
     _clean_tokens(tokens, 1, rel, report)
-    depth = _nesting_depth(tokens)
-    if depth is not None:
-        depth_line, depth_found = depth
-        report.error(
-            rel, depth_line, f"Markdown nested {depth_found} levels deep (at most {MAX_NESTING}: emphasis, links, "
-            "lists and quotes inside each other)",
-        )
+    problem = _structure_problem(tokens)
+    if problem is not None:
+        report.error(rel, *problem)
         return None
     tree = SyntaxTreeNode(tokens)
     front = _front_matter(tree, rel, report)
@@ -104,24 +100,31 @@ def scan_chapter(path: Path, root: Path, report: Report) -> ScannedChapter | Non
 MAX_NESTING = 40  # beyond this no reader follows the text, and the recursive readers after this one stop
 
 
-def _nesting_depth(tokens: Sequence[Token]) -> tuple[int, int] | None:
-    """The line and depth of the first place the tokens nest deeper than ``MAX_NESTING``, or None.
-    Iterative, so that it runs where building the tree (recursive) would not."""
-    stack: list[tuple[Sequence[Token], int, int, int]] = [(tokens, 0, 0, 1)]  # (tokens, index, depth, line)
+def _structure_problem(tokens: Sequence[Token]) -> tuple[int, str] | None:
+    """The line and description of the first place the tokens nest deeper than ``MAX_NESTING`` or close
+    what they did not open (markdown-it's footnotes do that for ``[^1]: >[^1]:``), or None. Iterative,
+    so that it runs where building the tree (recursive, and strict about balance) would not."""
+    stack: list[tuple[Sequence[Token], int, int]] = [(tokens, 0, 1)]  # (tokens, index, line)
+    opened: list[str] = []
     while stack:
-        items, index, depth, line = stack.pop()
+        items, index, line = stack.pop()
         while index < len(items):
             token = items[index]
             index += 1
             if token.map:
                 line = token.map[0] + 1
-            depth += token.nesting
-            if depth > MAX_NESTING:
-                return line, depth
+            if token.nesting == 1:
+                opened.append(token.type.removesuffix("_open"))
+                if len(opened) > MAX_NESTING:
+                    return line, (
+                        f"Markdown nested more than {MAX_NESTING} levels deep (emphasis, links, lists and quotes "
+                        "inside each other)"
+                    )
+            elif token.nesting == -1 and (not opened or opened.pop() != token.type.removesuffix("_close")):
+                return line, "Markdown the parser cannot follow (a footnote definition inside a quote or list?)"
             if token.children:
-                stack.append((items, index, depth, line))
-                items, index, line = token.children, 0, line
-                # the inline's own depth continues from here
+                stack.append((items, index, line))
+                items, index = token.children, 0
     return None
 
 
