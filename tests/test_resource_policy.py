@@ -174,4 +174,6 @@ def test_renderers_refuse_an_svg_the_parser_did_not_see(
                                        "--jobs", "1", "-q"])
     assert result.exit_code == 1, result.output
     assert "refused" in result.output or "unsafe SVG" in result.output, result.output
+    if formats == ("pdf",):  # the fetcher's refusal points at the Markdown that uses the image
+        assert "01-a.md:8: error: handbook refused to read: images/evil.svg" in result.output
     assert not out.exists() or MARKER not in _all_output_bytes(out)

@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from ..config import CONFIG_NAME
 from ..context import Context
-from ..model import Handbook
+from ..model import Asset, Handbook, Image, walk
 from .frame import OUTPUT_NAME
 from .images import REFUSED
 
@@ -80,10 +80,18 @@ def _report_records(records: Sequence[logging.LogRecord], handbook: Handbook, ct
         ctx.report.error(path, line, f"no font has a glyph for {char!r} (U+{ord(char):04X}); it would print as a box")
     for message in refused:
         # The resource policy (pipeline/resources.py) refused a URL: nothing outside the handbook goes in.
-        ctx.report.error(OUTPUT_NAME, None, message)
+        ctx.report.error(*_image_use(handbook, message), message)
     for message in others:
         # WeasyPrint's errors concern resources (an unreadable image): the book is still worth having.
         ctx.report.warning(OUTPUT_NAME, None, f"WeasyPrint: {message}")
+
+
+def _image_use(handbook: Handbook, message: str) -> tuple[PurePosixPath | str, int | None]:
+    """Where the image a refused read names is used, so the error points at the Markdown."""
+    for node, place in walk(handbook):
+        if isinstance(node, Image) and isinstance(node.target, Asset) and node.target.path.as_posix() in message:
+            return place.source.path, place.source.line
+    return OUTPUT_NAME, None
 
 
 def _first_use(handbook: Handbook, char: str) -> tuple[PurePosixPath | str, int | None]:
