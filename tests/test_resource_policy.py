@@ -147,7 +147,7 @@ def test_pdf_fetcher_reads_nothing_outside(tmp_path: Path, secret: Path) -> None
     fetch = fetcher(str(content)).fetch
     fetch("handbook-asset:ok.png")  # the content folder's own file is read
     for url in (secret.as_uri(), "file:///etc/passwd", "handbook-asset:../outside/secret.png", "http://example.com/x",
-                "https://example.com/x.png", "ftp://example.com/x"):
+                "https://example.com/x.png", "ftp://example.com/x", "file://server/share/x.png"):
         with pytest.raises(ValueError, match="handbook refused to read"):
             fetch(url)
 

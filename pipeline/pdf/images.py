@@ -90,7 +90,10 @@ def fetcher(asset_root: str, file_roots: tuple[str, ...] = ()) -> Any:
                 kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
                 return weasyprint.urls.URLFetcherResponse(url, body=data, headers={"Content-Type": kind})
             if scheme == "file":
-                path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+                parts = urllib.parse.urlsplit(url)
+                if parts.netloc not in ("", "localhost"):
+                    raise ValueError(f"{REFUSED}: {url[:200]!r}: a file on another machine")
+                path = Path(urllib.request.url2pathname(parts.path))
                 try:
                     real = allowed_file(path, roots)
                     data = real.read_bytes()
