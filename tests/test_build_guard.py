@@ -40,3 +40,19 @@ def test_strict_with_only_warnings_says_so(tmp_path: Path, make_content: MakeCon
     assert result.exit_code == 1
     assert "0 error(s)" not in result.output
     assert "1 warning(s) in the content, treated as errors (--strict)" in result.output
+
+
+def test_prune_removes_temporaries_killed_builds_left(tmp_path: Path) -> None:
+    import os
+
+    from pipeline.cache import Cache
+
+    stale = tmp_path / "pdf-parts" / "ab" / ".abcdef.x1y2z3w4.tmp"
+    fresh = tmp_path / "pdf-parts" / "ab" / ".abcdef.q1w2e3r4.tmp"  # a build beside this one is writing it
+    for path in (stale, fresh):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a part")
+    os.utime(stale, (1, 1))
+    Cache(tmp_path).prune()
+    assert not stale.exists()
+    assert fresh.exists()
