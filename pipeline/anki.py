@@ -56,6 +56,7 @@ from .model import (
 )
 from .pages import PAGES_FILE, read_pages
 from .render import Hooks, environment, pygments_css, question_anchor
+from .resources import read_asset
 from .selection import Selected, select
 
 DECK_FILE = "handbook.apkg"
@@ -136,7 +137,7 @@ def media_files(handbook: Handbook, selection: Sequence[Selected], report: Repor
     for asset in sorted({a for _, c, q in selection for a in question_assets(c, q)}, key=lambda a: a.path):
         path = handbook.root / asset.path
         try:
-            data = path.read_bytes()
+            data = read_asset(handbook, asset)
         except OSError as exc:
             report.error(asset.path, None, f"cannot read image for the Anki deck: {exc.strerror or exc}")
             continue

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .cache import Cache
-from .context import Context, Options, Progress, Writer
-from .diagnostics import ContentError, Diagnostic, Report
+from .context import Context, Options, Progress, Renderer, Writer
+from .diagnostics import ContentError, Diagnostic, HandbookError, Report
 from .model import Handbook
 from .outputs import CachedOutput, OutputRecord
 from .parser import load_handbook
 from .writers import RENDERERS
 
-__all__ = ["Options", "build", "read"]
+__all__ = ["Options", "OutputError", "build", "read"]
 
 
 def read(content: Path) -> tuple[Handbook, tuple[Diagnostic, ...]]:
@@ -29,6 +34,7 @@ def build(
     progress: Progress = lambda message: None,
     on_diagnostic: Callable[[Diagnostic], None] = lambda d: None,
     strict: bool = False,
+    finish: Callable[[list[Path], Writer], list[Path]] | None = None,
 ) -> list[Path]:
     """Read the whole handbook, then run each requested renderer in registry order.
 
@@ -38,18 +44,52 @@ def build(
 
     Every diagnostic, from reading or from a renderer, goes to ``on_diagnostic`` once, as it is found.
 
+    ``finish`` runs after the last output, with the same writer, while the output folder is still the
+    build's (the bundle of ``dist``); it returns what it wrote.
+
     :returns: the files and folders written.
     :raises ContentError: when the content has errors (or warnings, with ``strict``). Reading errors stop
         the build before any output is written; a renderer that finds errors writes nothing, and the
         outputs it would have replaced stay as they were.
+    :raises OutputError: when the output folder cannot be written (exit code 2); the outputs written
+        before stay as they were.
+    :raises HandbookError: for options the handbook does not fit (``--chapter nope``), before any output
+        is written.
     """
     wanted = [name for name in RENDERERS if name in set(formats)]
+    with OutputFolder.claim(options.out_dir, [RENDERERS[name] for name in wanted]) as folder:
+        try:
+            written = _build(content, wanted, options, folder.writer, progress, on_diagnostic, strict)
+            if finish is not None:
+                written += finish(written, folder.writer)
+        except OSError as exc:  # the output folder, the cache or a tool's files: the environment
+            raise OutputError(_os_message(exc)) from None
+    if options.cache_dir is not None:
+        try:
+            Cache(options.cache_dir).prune()
+        except OSError as exc:  # the outputs are written; a cache that cannot be pruned is not a failure
+            progress(f"cache not pruned: {_os_message(exc)}")
+    return written
+
+
+def _build(
+    content: Path, wanted: list[str], options: Options, writer: Writer, progress: Progress,
+    on_diagnostic: Callable[[Diagnostic], None], strict: bool,
+) -> list[Path]:
     record = OutputRecord.open(content, options, {name: RENDERERS[name] for name in wanted})
     # Every key before any output is written: the Anki state is an input of the deck, then an output.
     cached = {name: record.load(name) for name in wanted} if record else {}
     renders = frozenset(name for name in wanted if cached.get(name) is None)
-    context = Context(options=options, report=Report(), progress=progress, writer=Writer(), renders=renders)
+    context = Context(options=options, report=Report(), progress=progress, writer=writer, renders=renders)
     reading = _Reading(content, on_diagnostic, strict)
+    if renders:
+        # Read and validate everything, options included, before the first output is written (a cached
+        # output restored first would otherwise replace a file of a build that then fails).
+        handbook = reading.handbook()
+        for name in wanted:
+            check = RENDERERS[name].check
+            if name in renders and check is not None:
+                check(handbook, options)
 
     written: list[Path] = []
     for name in wanted:
@@ -70,9 +110,86 @@ def build(
         record.remember_on_disk()
         if wanted and not reading.done:
             progress("unchanged: outputs from the cache")
-    if options.cache_dir is not None:
-        Cache(options.cache_dir).prune()
     return written
+
+
+def _os_message(exc: OSError) -> str:
+    """One line for a fault of the environment: what, where."""
+    reason = exc.strerror or str(exc)
+    where = exc.filename if exc.filename is not None else ""
+    return f"{where}: {reason}" if where else reason
+
+
+class OutputError(HandbookError):
+    """The output folder (or the cache) cannot be written: read-only, full, not a folder, busy."""
+
+    exit_code = 2
+
+
+class OutputFolder:
+    """The output folder of one build: made if missing, locked against a second build writing into it
+    at the same time, swept of the temporaries that killed builds left behind, and checked, before
+    anything is written, for things in the way of an output (a folder named like a file output, a
+    user's file named like a folder output)."""
+
+    def __init__(self, out_dir: Path, handle: int) -> None:
+        self.out_dir = out_dir
+        self.writer = Writer()
+        self._handle = handle
+
+    @classmethod
+    @contextlib.contextmanager
+    def claim(cls, out_dir: Path, renderers: Sequence[Renderer]) -> Iterator[OutputFolder]:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            # The folder itself is locked (flock works on a folder's descriptor): no lock file to leave.
+            handle = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise OutputError(f"cannot write to the output folder {out_dir}: {_os_message(exc)}") from None
+        if not os.access(out_dir, os.W_OK):
+            os.close(handle)
+            raise OutputError(f"cannot write to the output folder {out_dir}: it is read-only")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise OutputError(f"another build is writing to {out_dir}; wait for it to finish") from None
+            folder = cls(out_dir, handle)
+            folder._check(renderers)
+            folder._sweep(list(RENDERERS.values()))  # every output's: the lock says no build uses them
+            yield folder
+        finally:
+            os.close(handle)  # releases the lock, as the system does when a build is killed
+
+    def _check(self, renderers: Sequence[Renderer]) -> None:
+        for renderer in renderers:
+            for name in renderer.files:
+                path = self.out_dir / name
+                if path.is_dir() and not path.is_symlink():
+                    raise OutputError(f"{path} is a folder, where the build writes a file; move it away")
+            for name in renderer.folders:
+                path = self.out_dir / name
+                if path.is_symlink() or (path.exists() and not path.is_dir()):
+                    raise OutputError(f"{path} is not a folder the build made; move it away")
+
+    def _sweep(self, renderers: Sequence[Renderer]) -> None:
+        """Remove what Writer leaves only when a build is killed: ``.NAME.XXXXXXXX.tmp`` files, staging
+        folders ``.NAME.XXXXXXXX`` and ``.NAME.old``. The lock says no other build is using them."""
+        names = {n for r in renderers for n in (*r.files, *r.folders, *r.reads_back)}
+        for entry in self.out_dir.iterdir():
+            match = _TEMPORARY.match(entry.name)
+            name = match.group("name") if match else ""
+            if not (name in names or (name.startswith("handbook") and name.endswith(".zip"))):  # dist
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
+# tempfile.mkstemp / mkdtemp names: 8 characters of [a-z0-9_] between the prefix and the suffix.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:[a-z0-9_]{8}(?:\.tmp)?|old)$")
 
 
 def _restore(

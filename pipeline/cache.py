@@ -10,6 +10,7 @@ error, someone's editor) is deleted and reported as a miss: the caller rebuilds 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -142,6 +143,7 @@ class Cache:
         HANDBOOK_CACHE_MB megabytes, else 2 GiB), as ccache does. Any file may go: a lost entry, blob or
         part PDF is a miss, made again when next needed. Files used in the last ten minutes stay, so a
         build running beside this one (``make -j``) keeps what it has checked and is about to read.
+        Temporary files older than that are what killed builds left: they go whatever the size.
         Returns the bytes removed."""
         if self.folder is None or not self.folder.is_dir():
             return 0
@@ -156,8 +158,12 @@ class Cache:
                         status = path.lstat()
                     except OSError:
                         continue
-                    if stat.S_ISREG(status.st_mode):
-                        files.append((status.st_mtime_ns, status.st_size, path))
+                    if not stat.S_ISREG(status.st_mode):
+                        continue
+                    if path.name.startswith(".") and path.name.endswith(".tmp") and status.st_mtime_ns < recent:
+                        path.unlink(missing_ok=True)  # what write_atomically left when a build was killed
+                        continue
+                    files.append((status.st_mtime_ns, status.st_size, path))
         total = sum(size for _, size, _ in files)
         removed = 0
         for used, size, path in sorted(files):
@@ -176,7 +182,9 @@ class Cache:
             handle.write(hashlib.sha256(payload).digest())
             handle.write(payload)
 
-        write_atomically(self._path(namespace, entry), fill)
+        # A cache that cannot take an entry (full, read-only, a folder in the way) is only slower.
+        with contextlib.suppress(OSError):
+            write_atomically(self._path(namespace, entry), fill)
 
     def get_record(self, namespace: str, entry: str) -> tuple[dict[str, Any], bytes] | None:
         """A JSON header with a binary body (see ``put_record``); None on a miss or damage."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,10 +18,10 @@ from .diagnostics import ContentError, Diagnostic, HandbookError
 from .dist import bundle
 from .importers import import_wethinkin
 from .locations import TEMPLATES
-from .parser import check as check_content
 from .parser import load_handbook
 from .serve import serve
 from .stats import COUNTS, handbook_stats
+from .validate import validate
 from .writers import FORMATS
 
 CONTENT_OPTION = click.option(
@@ -52,9 +54,32 @@ def _source_date_epoch() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return None
-    if not value.isdigit():
-        raise click.BadParameter(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {value!r}")
+    if not value.isdigit() or int(value) > _LAST_ZIP_TIME:
+        raise click.BadParameter(
+            f"SOURCE_DATE_EPOCH must be a whole number of seconds from 0 to {_LAST_ZIP_TIME} (2107-12-31, the "
+            f"last time a ZIP file can hold), not {value[:40]!r}"
+        )
     return int(value)
+
+
+_LAST_ZIP_TIME = 4354819199
+
+
+def _os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    """``kill`` (SIGTERM) unwinds the build as Ctrl-C does: workers killed, temporary files removed, the
+    outputs as they were. (SIGKILL cannot be caught: the workers die with the build anyway, and the next
+    build removes the temporaries.)"""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 class _ToolFailure(click.ClickException):
@@ -99,6 +124,7 @@ def build_command(
     )
 
     progress = _progress(quiet)
+    _stop_cleanly_on_sigterm()
 
     try:
         written = build(content, wanted, options, progress=progress, on_diagnostic=_show, strict=strict)
@@ -106,6 +132,8 @@ def build_command(
         raise _failure(f"build failed: {exc}; earlier outputs were left as they were", 1) from None
     except HandbookError as exc:
         raise _failure(str(exc), exc.exit_code) from None
+    except OSError as exc:  # a fault of the environment the build did not name itself
+        raise _failure(_os_error(exc), 2) from None
     for path in written:
         click.echo(str(path))
 
@@ -113,9 +141,16 @@ def build_command(
 @main.command(name="check")
 @CONTENT_OPTION
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-def check_command(content: Path, strict: bool) -> None:
-    """Validate the content folder without building anything."""
-    diagnostics = check_content(content)
+@CACHE_OPTION
+@click.option("--no-cache", is_flag=True, help="Check every formula again, without the formula cache.")
+def check_command(content: Path, strict: bool, cache_dir: Path, no_cache: bool) -> None:
+    """Validate the content folder without building anything: everything a build would reject."""
+    try:
+        diagnostics = validate(content, cache_dir=None if no_cache else cache_dir)
+    except HandbookError as exc:  # Node or MathJax missing: the formulas cannot be checked
+        raise _failure(str(exc), exc.exit_code) from None
+    except OSError as exc:  # the formula cache cannot be written
+        raise _failure(_os_error(exc), 2) from None
     for diagnostic in diagnostics:
         _show(diagnostic)
     errors = sum(d.is_error for d in diagnostics)
@@ -192,6 +227,7 @@ def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet:
                       jobs=os.cpu_count() or 1)
 
     progress = _progress(quiet)
+    _stop_cleanly_on_sigterm()
 
     try:
         path = bundle(content, options, progress=progress, on_diagnostic=_show, strict=strict)
@@ -199,6 +235,8 @@ def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet:
         raise _failure(f"dist failed: {exc}; earlier outputs were left as they were", 1) from None
     except HandbookError as exc:
         raise _failure(str(exc), exc.exit_code) from None
+    except OSError as exc:
+        raise _failure(_os_error(exc), 2) from None
     click.echo(str(path))
 
 

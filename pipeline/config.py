@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from .diagnostics import Report
 from .model import ID_PATTERN, AnkiSettings, Metadata, PageSettings
+from .xmltext import describe, not_xml, without_not_xml
 
 CONFIG_NAME = "handbook.toml"
 
@@ -17,6 +19,10 @@ _TOP_KEYS = {
 }
 _PDF_KEYS = {"page_size", "margins"}
 _ANKI_KEYS = {"model_id", "deck_id", "html_url"}
+# One to four non-negative CSS lengths: what @page accepts as a margin (WeasyPrint ignores, with a
+# warning, anything else, such as "auto", and the book gets no margin at all).
+_LENGTH = r"(?:0|\d+(?:\.\d+)?(?:mm|cm|in|pt|pc|px|q|%)|\.\d+(?:mm|cm|in|pt|pc|px|q|%))"
+_MARGINS = re.compile(rf"^{_LENGTH}(?:\s+{_LENGTH}){{0,3}}$", re.IGNORECASE)
 _PAGE_SIZES = {"A3", "A4", "A5", "B4", "B5", "Letter", "Legal", "Ledger"}
 
 
@@ -28,6 +34,9 @@ def read_metadata(root: Path, report: Report) -> Metadata | None:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         report.error(name, None, f"missing {CONFIG_NAME} in the content folder")
+        return None
+    except OSError as exc:  # a folder, a symlink loop, no permission
+        report.error(name, None, f"cannot read {CONFIG_NAME}: {exc.strerror or exc}")
         return None
     except UnicodeDecodeError:
         report.error(name, None, "file is not valid UTF-8")
@@ -55,6 +64,9 @@ def read_metadata(root: Path, report: Report) -> Metadata | None:
             report.error(name, None, f"{key!r} must be a string")
             ok = False
             value = ""
+        if found := not_xml(value):
+            report.warning(name, None, f"control character {describe(found)} removed from {key!r}")
+            value = without_not_xml(value)
         strings[key] = value.strip()
     for key in ("id", "title"):
         if not strings[key]:
@@ -85,8 +97,11 @@ def read_metadata(root: Path, report: Report) -> Metadata | None:
         ok = False
         page_size = "A4"
     margins = pdf.get("margins", PageSettings().margins)
-    if not isinstance(margins, str) or not margins.strip():
-        report.error(name, None, "'pdf.margins' must be a CSS margin such as \"22mm 20mm 24mm 20mm\"")
+    if not isinstance(margins, str) or not _MARGINS.match(margins.strip()):
+        report.error(
+            name, None, "'pdf.margins' must be one to four lengths such as \"22mm 20mm 24mm 20mm\" "
+            f"(mm, cm, in, pt, pc, px or %), not {str(margins)[:60]!r}",
+        )
         ok = False
         margins = PageSettings().margins
 

@@ -93,11 +93,21 @@ class Renderer:
         (the Anki state): they are part of the output's cache key.
     :param system_key: what the output's bytes take from the machine (the text libraries and fonts
         WeasyPrint finds, a system font the HTML carries), as a key; part of the output's cache key.
+    :param files: the files it writes into the output folder, and ``folders``, the folders: checked before
+        a build writes anything (a folder where a file goes, a user's file where a folder goes) and
+        swept of temporaries that killed builds left.
+    :param check: validates the build's options against the handbook (the Anki selection) before any
+        output is written; raises HandbookError.
+    :param uses_selection: whether ``--chapter``/``--tag`` shape this output (part of its cache key).
     """
 
     render: Render
     reads_back: tuple[str, ...] = ()
     system_key: Callable[[], str] = lambda: ""
+    files: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+    check: Callable[[Handbook, Options], None] | None = None
+    uses_selection: bool = False
 
 
 class Writer:
@@ -141,13 +151,11 @@ class Writer:
             fill(staging)
             staging.chmod(0o755)
             old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old, ignore_errors=True)
-            if path.exists():
+            _remove(old)
+            if path.exists() or path.is_symlink():
                 path.rename(old)
             staging.rename(path)
-            if old.exists():
-                shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -158,6 +166,14 @@ class Writer:
         if resolved in self._written:
             raise HandbookError(f"{path}: this build already wrote that file")
         self._written.add(resolved)
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder, a file or a symlink (never what a symlink points to); nothing if missing."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -74,7 +74,10 @@ class ContentError(HandbookError):
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
         errors = sum(1 for d in self.diagnostics if d.is_error)
-        super().__init__(f"{errors} error(s) in the content")
+        if errors:
+            super().__init__(f"{errors} error(s) in the content")
+        else:  # --strict: warnings stop the build
+            super().__init__(f"{len(self.diagnostics)} warning(s) in the content, treated as errors (--strict)")
 
 
 class ToolError(HandbookError):

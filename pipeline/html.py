@@ -51,6 +51,7 @@ from .model import (
     Text,
 )
 from .render import Hooks, environment, pygments_css, question_anchor
+from .resources import read_asset
 from .webfonts import WebFont
 
 OUTPUT_DIR = "html"
@@ -425,7 +426,7 @@ def _read_assets(handbook: Handbook, ctx: Context) -> list[tuple[Asset, bytes]]:
     found: list[tuple[Asset, bytes]] = []
     for asset in handbook.assets:
         try:
-            found.append((asset, (handbook.root / asset.path).read_bytes()))
+            found.append((asset, read_asset(handbook, asset)))
         except OSError as exc:
             # The parser checked the file exists; it vanished or became unreadable since.
             ctx.report.error(asset.path, None, f"cannot read image: {exc.strerror or exc}")

@@ -9,6 +9,7 @@ output format over the tool, the content folder and the options.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,12 +23,19 @@ from .diagnostics import Diagnostic, Severity
 def content_key(content: Path, *, with_times: bool) -> str:
     """A key over every file of the content folder (hidden ones aside); with their modification times
     too when the build date comes from them (no SOURCE_DATE_EPOCH)."""
-    files = sorted(
-        p
-        for p in content.rglob("*")
-        if p.is_file() and not any(s.startswith(".") for s in p.relative_to(content).parts)
-    )
-    times = [str(p.stat().st_mtime_ns) for p in files] if with_times else []
+    files: list[Path] = []
+    # os.walk does not follow symlinked folders: a symlink loop in the content folder ends nothing here
+    # (the parser reports it where it is used; a file it may read lies inside the folder anyway).
+    for folder, dirs, names in os.walk(content):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files += [Path(folder, n) for n in names if not n.startswith(".") and Path(folder, n).is_file()]
+    files.sort()
+    times = []
+    for path in files if with_times else ():
+        try:
+            times.append(str(path.stat().st_mtime_ns))
+        except OSError:
+            times.append("gone")
     return key(file_key(files, content), *times)
 
 
@@ -195,7 +203,10 @@ class OutputRecord:
     folder, the options that shape outputs, and the files of the output folder that an output reads back
     (``reads_back``: the Anki state) and what the output takes from the machine (``system_key``)."""
 
-    def __init__(self, store: OutputCache, base: str, out_dir: Path, renderers: Mapping[str, Renderer]) -> None:
+    def __init__(
+        self, store: OutputCache, base: str, out_dir: Path, renderers: Mapping[str, Renderer], selection: str = ""
+    ) -> None:
+        self.selection = selection  # --chapter/--tag, as a key part of the outputs they shape
         self.store = store
         self.base = base
         self.out_dir = out_dir
@@ -204,21 +215,27 @@ class OutputRecord:
         self._keys: dict[str, str] = {}
 
     @classmethod
-    def open(cls, content: Path, options: Options, renderers: Mapping[str, Renderer]) -> OutputRecord | None:
+    def open(
+        cls, content: Path, options: Options, renderers: Mapping[str, Renderer]
+    ) -> OutputRecord | None:
+        """The record for a build of ``renderers``; only the keys of those that use ``--chapter``/``--tag``
+        hold the selection (an HTML build with ``--chapter`` is the same HTML)."""
         # Remote images are whatever the network answers: such builds are never cached whole.
         if options.cache_dir is None or options.fetch_remote or not content.is_dir():
             return None
         base = key(
             tool_key(),
             content_key(content, with_times=options.source_date_epoch is None),
-            repr((options.source_date_epoch, options.chapters, options.tags)),
+            repr(options.source_date_epoch),
         )
-        return cls(OutputCache(Cache(options.cache_dir)), base, options.out_dir, renderers)
+        selection = repr((options.chapters, options.tags))
+        return cls(OutputCache(Cache(options.cache_dir)), base, options.out_dir, renderers, selection)
 
     def key(self, name: str) -> str:
         renderer = self.renderers[name]
         read_back = [self.out_dir / path for path in renderer.reads_back]
-        return key(self.base, name, file_key(read_back, self.out_dir), renderer.system_key())
+        selection = self.selection if renderer.uses_selection else ""
+        return key(self.base, name, selection, file_key(read_back, self.out_dir), renderer.system_key())
 
     def load(self, name: str) -> CachedOutput | None:
         self._keys[name] = self.key(name)

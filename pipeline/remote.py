@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import write_atomically
+from .resources import svg_problems
 
 MAX_BYTES = 10 * 1024 * 1024
 TIMEOUT_S = 10.0
@@ -60,6 +61,9 @@ class RemoteCache:
             if cached.is_file():
                 return cached
         data, content_type = self._download(url)
+        if content_type == "image/svg+xml" and (problems := svg_problems(data)):
+            # The PDF's fetcher would refuse its references too; the image is left out, with the reason.
+            raise FetchError(f"unsafe SVG: {problems[0]}")
         target = self.folder / f"{key}{_SUFFIXES[content_type]}"
         write_atomically(target, lambda handle: handle.write(data))
         return target

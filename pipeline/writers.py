@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 from . import anki, epub, html, pdf, system, webfonts
-from .context import Renderer
+from .context import Options, Renderer
+from .model import Handbook
 from .pages import PAGES_FILE
 from .pdf import cards
+from .selection import select
+
+
+def _check_selection(handbook: Handbook, options: Options) -> None:
+    select(handbook, options.chapters, options.tags)  # raises HandbookError for an unknown id or tag
+
 
 # The PDF runs before the EPUB, the deck and the cards: it records each question's printed page (PAGES_FILE).
 RENDERERS: dict[str, Renderer] = {
-    "html": Renderer(render=html.render, system_key=webfonts.system_key),
-    "pdf": Renderer(render=pdf.render, system_key=lambda: system.layout_fingerprint()),
+    "html": Renderer(render=html.render, folders=(html.OUTPUT_DIR,), system_key=webfonts.system_key),
+    "pdf": Renderer(
+        render=pdf.render, files=(pdf.OUTPUT_NAME, pdf.PRACTICE_NAME, PAGES_FILE),
+        system_key=lambda: system.layout_fingerprint(),
+    ),
     # After the PDF: the page-list of the EPUB and the deck's Source field name its printed pages.
-    "epub": Renderer(render=epub.render, reads_back=(PAGES_FILE,), system_key=webfonts.system_key),
-    "anki": Renderer(render=anki.render, reads_back=(anki.STATE_FILE, PAGES_FILE)),
-    "cards": Renderer(render=cards.render, reads_back=(PAGES_FILE,)),
+    "epub": Renderer(
+        render=epub.render, reads_back=(PAGES_FILE,), files=(epub.OUTPUT_NAME,), system_key=webfonts.system_key
+    ),
+    "anki": Renderer(
+        render=anki.render, reads_back=(anki.STATE_FILE, PAGES_FILE), files=(anki.DECK_FILE, anki.STATE_FILE),
+        check=_check_selection, uses_selection=True,
+    ),
+    "cards": Renderer(
+        render=cards.render, reads_back=(PAGES_FILE,), files=(cards.CARDS_NAME,),
+        check=_check_selection, uses_selection=True,
+    ),
 }
 
 FORMATS = tuple(RENDERERS)

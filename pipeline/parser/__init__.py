@@ -10,11 +10,13 @@ objects that are complete when constructed.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from ..config import read_metadata
 from ..diagnostics import ContentError, Diagnostic, Report
 from ..model import Handbook
+from ..resources import inside, real_path
 from .chapter import ChapterBuilder
 from .markdown import markdown_parser
 from .scan import check_ids, read_source, scan_chapter
@@ -24,12 +26,36 @@ __all__ = ["chapter_files", "check", "load_handbook", "markdown_parser", "read_s
 _SKIPPED_FILES = {"README.md"}
 
 
-def chapter_files(root: Path) -> list[Path]:
-    """The chapter files of a content folder, in book order (sorted by file name)."""
-    return sorted(
-        p for p in root.glob("*.md")
-        if p.is_file() and p.name not in _SKIPPED_FILES and not p.name.startswith(("_", "."))
-    )
+def chapter_files(root: Path, report: Report | None = None) -> list[Path]:
+    """The chapter files of a content folder, in book order (sorted by file name). A ``*.md`` that is
+    not a readable file inside the folder (a dangling symlink, a folder, a symlink loop, a link to a file
+    outside) is reported, never silently left out of the book."""
+    found = []
+    for path in sorted(root.glob("*.md")):
+        if path.name in _SKIPPED_FILES or path.name.startswith(("_", ".")):
+            continue
+        problem = _chapter_file_problem(path, root)
+        if problem is None:
+            found.append(path)
+        elif report is not None:
+            report.error(path.name, None, f"not a chapter file: {problem}")
+    return found
+
+
+def _chapter_file_problem(path: Path, root: Path) -> str | None:
+    try:
+        real = real_path(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        return "a symlink to nothing" if path.is_symlink() else f"cannot be read ({exc.strerror or exc})"
+    if real.is_dir():
+        return "a folder"
+    if not real.is_file():
+        return "not a regular file"
+    if not inside(real, root):
+        return "a symlink to a file outside the content folder"
+    return None
 
 
 def load_handbook(root: Path) -> tuple[Handbook, tuple[Diagnostic, ...]]:
@@ -39,13 +65,17 @@ def load_handbook(root: Path) -> tuple[Handbook, tuple[Diagnostic, ...]]:
     :returns: the handbook and the warnings found while reading it.
     :raises ContentError: when the content has errors; it carries every diagnostic.
     """
-    root = root.resolve()
     report = Report()
+    try:
+        root = real_path(root)
+    except OSError as exc:
+        report.error(root, None, f"content folder not found ({exc.strerror or exc})")
+        raise ContentError(report.items) from None
     if not root.is_dir():
-        report.error(root, None, "content folder not found")
+        report.error(root, None, "content folder not found (not a folder)")
         raise ContentError(report.items)
     meta = read_metadata(root, report)
-    files = chapter_files(root)
+    files = chapter_files(root, report)
     if not files:
         report.error(root, None, "no chapter files (*.md) in the content folder")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -48,6 +50,7 @@ from ..model import (
     descendants,
     text_length,
 )
+from ..resources import image_problem, real_path
 from .markdown import line_of, plain_text
 from .scan import QuestionHead, ScannedChapter
 
@@ -298,14 +301,28 @@ class ChapterBuilder:
         href = str(node.attrs.get("href", ""))
         title = str(node.attrs.get("title", ""))
         children = self.inlines(node.children, line, notes)
+        if urlsplit(href).scheme.lower() not in _LINK_SCHEMES:
+            self.warn(line, f"link location {href!r} not allowed (http:, https:, mailto: or a question); shown as text")
+            href = ""
         target = _internal_target(href)
         question_id = None
         if target is not None:
-            if target in self.question_ids:
-                question_id = target
-            else:
+            chapter_file = urlsplit(href).path
+            if target not in self.question_ids:
                 self.warn(line, f"link to unknown question id {target!r}")
+            elif chapter_file and self._chapter_of(chapter_file) != self.question_ids[target]:
+                self.warn(
+                    line, f"link {href!r}: question {target!r} is in {self.question_ids[target]}, "
+                    f"not in {unquote(chapter_file)!r}",
+                )
+            else:
+                question_id = target
         return Link(children=children, url=href, title=title, question_id=question_id)
+
+    def _chapter_of(self, link_path: str) -> PurePosixPath | None:
+        """The chapter file (relative to the content root) a link's path names, or None outside it."""
+        target = os.path.normpath(self.scan.rel.parent / unquote(link_path))
+        return None if target.startswith("..") else PurePosixPath(target)
 
     def _image(self, node: SyntaxTreeNode, line: int) -> Image | None:
         src = str(node.attrs.get("src", ""))
@@ -318,7 +335,17 @@ class ChapterBuilder:
             self.error(line, f"unsupported image location {src!r} (use a path relative to the chapter file)")
             return None
         relative = PurePosixPath(unquote(parts.path))
-        resolved = (self.scan.path.parent / relative).resolve()
+        if not relative.parts:
+            self.error(line, "image without a location")
+            return None
+        try:
+            resolved = real_path(self.scan.path.parent / relative)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self.error(line, f"image path is a symlink loop: {src!r}")
+            else:
+                self.error(line, f"image file not found: {src!r}")
+            return None
         try:
             inside = resolved.relative_to(self.root)
         except ValueError:
@@ -326,6 +353,9 @@ class ChapterBuilder:
             return None
         if not resolved.is_file():
             self.error(line, f"image file not found: {src!r}")
+            return None
+        for problem in image_problem(resolved):
+            self.error(line, f"image {src!r} refused: {problem}")
             return None
         if not alt.strip():
             self.warn(line, f"image {src!r} has no alt text")
@@ -408,6 +438,9 @@ def _plain(nodes: Sequence[Inline]) -> str:
         n.text if isinstance(n, Text | Code) else n.tex if isinstance(n, Math) else ""
         for n in descendants(nodes)
     )
+
+
+_LINK_SCHEMES = ("", "http", "https", "mailto")
 
 
 class _BodyState:

@@ -30,7 +30,14 @@ def markdown_parser() -> MarkdownIt:
     md.use(cjk_friendly)
     # Keep escaped characters as separate tokens, so an escaped \$ is not mistaken for a stray one.
     md.disable("text_join")
+    # Every link and image reaches the parser, which decides (markdown-it would show a javascript: or
+    # file: image as text, silently): see chapter.py.
+    md.validateLink = _any_link  # type: ignore[method-assign]
     return md
+
+
+def _any_link(url: str) -> bool:
+    return True
 
 
 def _math_inline_rule() -> Callable[[StateInline, bool], bool]:

@@ -11,11 +11,15 @@ from pathlib import Path, PurePosixPath
 import yaml
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
+from mdit_py_plugins.attrs.parse import HANDLERS as ATTRS_HANDLERS
 from mdit_py_plugins.attrs.parse import ParseError as AttrsParseError
+from mdit_py_plugins.attrs.parse import State as AttrsState
+from mdit_py_plugins.attrs.parse import TokenState
 from mdit_py_plugins.attrs.parse import parse as parse_attrs
 
 from ..diagnostics import Report
 from ..model import ID_PATTERN
+from ..xmltext import describe, not_xml, without_not_xml
 from .markdown import line_of, markdown_parser, plain_text
 
 FRONT_MATTER_KEYS = ("id", "title", "description")
@@ -44,14 +48,25 @@ class ScannedChapter:
 
 def read_source(path: Path, rel: PurePosixPath | str, report: Report) -> str | None:
     """A source file's text with BOM and CRLF removed, or None (reported) when it is not UTF-8."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report.error(rel, None, f"cannot read the file: {exc.strerror or exc}")
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         report.error(rel, line, f"file is not valid UTF-8 (byte {data[exc.start]:#04x})")
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not not_xml(text):
+        return text
+    lines = text.split("\n")
+    for number, content in enumerate(lines, start=1):
+        if found := not_xml(content):
+            report.warning(rel, number, f"control character {describe(found)} removed (no output can hold it)")
+    return without_not_xml(text)
 
 
 def scan_chapter(path: Path, root: Path, report: Report) -> ScannedChapter | None:
@@ -59,7 +74,13 @@ def scan_chapter(path: Path, root: Path, report: Report) -> ScannedChapter | Non
     text = read_source(path, rel, report)
     if text is None:
         return None
-    tree = SyntaxTreeNode(markdown_parser().parse(text))
+    tokens = markdown_parser().parse(text)
+    _clean_tokens(tokens, 1, rel, report)
+    problem = _structure_problem(tokens)
+    if problem is not None:
+        report.error(rel, *problem)
+        return None
+    tree = SyntaxTreeNode(tokens)
     front = _front_matter(tree, rel, report)
     if front is None:
         return None
@@ -74,6 +95,58 @@ def scan_chapter(path: Path, root: Path, report: Report) -> ScannedChapter | Non
     return ScannedChapter(
         path=path, rel=rel, lines=tuple(text.split("\n")), tree=tree, front=front, questions=tuple(heads)
     )
+
+
+MAX_NESTING = 40  # beyond this no reader follows the text, and the recursive readers after this one stop
+
+
+def _structure_problem(tokens: Sequence[Token]) -> tuple[int, str] | None:
+    """The line and description of the first place the tokens nest deeper than ``MAX_NESTING`` or close
+    what they did not open (markdown-it's footnotes do that for ``[^1]: >[^1]:``), or None. Iterative,
+    so that it runs where building the tree (recursive, and strict about balance) would not."""
+    stack: list[tuple[Sequence[Token], int, int]] = [(tokens, 0, 1)]  # (tokens, index, line)
+    opened: list[str] = []
+    while stack:
+        items, index, line = stack.pop()
+        while index < len(items):
+            token = items[index]
+            index += 1
+            if token.map:
+                line = token.map[0] + 1
+            if token.nesting == 1:
+                opened.append(token.type.removesuffix("_open"))
+                if len(opened) > MAX_NESTING:
+                    return line, (
+                        f"Markdown nested more than {MAX_NESTING} levels deep (emphasis, links, lists and quotes "
+                        "inside each other)"
+                    )
+            elif token.nesting == -1 and (not opened or opened.pop() != token.type.removesuffix("_close")):
+                return line, "Markdown the parser cannot follow (a footnote definition inside a quote or list?)"
+            if token.children:
+                stack.append((items, index, line))
+                items, index = token.children, 0
+    return None
+
+
+def _clean_tokens(tokens: Sequence[Token], line: int, rel: PurePosixPath, report: Report) -> None:
+    """Remove characters XML cannot hold from what markdown-it made of the text: character references
+    (``&#12;``) give them back after the source was cleaned."""
+    work: list[tuple[Token, int]] = [(t, line) for t in tokens]
+    while work:
+        token, line = work.pop()
+        if token.map:
+            line = token.map[0] + 1
+        found = not_xml(token.content) + not_xml(token.info)
+        if found:
+            token.content = without_not_xml(token.content)
+            token.info = without_not_xml(token.info)
+        for name, value in list(token.attrs.items()):
+            if isinstance(value, str) and not_xml(value):
+                found += not_xml(value)
+                token.attrs[name] = without_not_xml(value)
+        if found:
+            report.warning(rel, line, f"control character {describe(found)} removed (no output can hold it)")
+        work.extend((child, line) for child in token.children or ())
 
 
 def _front_matter(tree: SyntaxTreeNode, rel: PurePosixPath, report: Report) -> dict[str, str] | None:
@@ -103,7 +176,11 @@ def _front_matter(tree: SyntaxTreeNode, rel: PurePosixPath, report: Report) -> d
             report.error(rel, 1, f"front matter {key!r} must be a string")
             ok = False
             continue
-        front[key] = str(value).strip()
+        text = str(value).strip()
+        if found := not_xml(text):
+            report.warning(rel, 1, f"control character {describe(found)} removed from {key!r}")
+            text = without_not_xml(text)
+        front[key] = text
     for key in ("id", "title"):
         if ok and not front[key]:
             report.error(rel, 1, f"front matter is missing {key!r}")
@@ -128,6 +205,8 @@ def _question_head(
             report.error(rel, line, f"invalid heading attributes {attrs_text!r}: {exc}")
             parsed = {}
         attrs = {str(k): str(v) for k, v in parsed.items()}
+        for twice in _declared_twice(attrs_text):
+            report.error(rel, line, f"question attribute {twice!r} given more than once in {attrs_text!r}")
     if "class" in attrs:
         report.warning(rel, line, f"classes on a question heading are ignored: {attrs.pop('class')!r}")
     for key in sorted(set(attrs) - set(QUESTION_ATTRIBUTES)):
@@ -152,6 +231,40 @@ def _question_head(
     return QuestionHead(
         node=node, line=line, id=qid, derived=derived, title_nodes=tuple(title_nodes), attrs=attrs
     )
+
+
+class _RecordingTokens(TokenState):
+    """The attribute parser's tokens, kept in order: its result keeps only the last of each key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    def append(self, start: int, end: int, ttype: str) -> None:
+        super().append(start, end, ttype)
+        self.seen.append((ttype, self._text[start:end] if ttype == "key" else ""))
+
+    _text = ""
+
+
+def _declared_twice(attrs_text: str) -> list[str]:
+    """Attributes written twice (``{#a1 #a2}``, two ``tags=``): the parser silently keeps the last."""
+    tokens = _RecordingTokens()
+    tokens._text = attrs_text
+    state = AttrsState.START
+    try:
+        for pos, char in enumerate(attrs_text):
+            state = ATTRS_HANDLERS[state](char, pos, tokens)
+            if state == AttrsState.DONE:
+                break
+    except (AttrsParseError, KeyError):
+        return []
+    counts: dict[str, int] = {}
+    for ttype, key in tokens.seen:
+        name = "id" if ttype == "id" else key if ttype == "key" else ""
+        if name and name != "class":
+            counts[name] = counts.get(name, 0) + 1
+    return [name for name, count in counts.items() if count > 1]
 
 
 def derive_question_id(chapter_id: str, title: str) -> str:

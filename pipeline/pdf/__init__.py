@@ -76,7 +76,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     with contextlib.ExitStack() as stack:
         ctx.progress("pdf: fonts")
         fonts = ensure_fonts(tool_folder(stack, ctx.options.cache_dir, "fonts"), progress=ctx.progress)
-        images = image_sources(handbook, ctx, stack)
+        images, image_folders = image_sources(handbook, ctx, stack)
         hooks = Hooks(
             math=math_hook(handbook, ctx, "svg"),
             image_src=lambda target: images[target],
@@ -103,6 +103,11 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             base_key=layout_key(fonts),
             base_url=base_url,
             asset_root=str(handbook.root.resolve()),
+            # What file: URLs may read besides the content folder (pipeline/resources.py): the fonts,
+            # the fetched remote images, the package's templates.
+            file_roots=tuple(
+                dict.fromkeys(str(p) for p in (TEMPLATES, *(f.path.parent for f in fonts.faces), *image_folders))
+            ),
             part_css="\n".join(
                 [
                     font_css,
@@ -114,7 +119,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             ),
             stamp_css="\n".join([font_css, STAMP_STYLESHEET.read_text(encoding="utf-8")]),
         )
-        stack.callback(engine.close)
+        stack.enter_context(engine)  # an error or Ctrl-C kills the workers at once
         with weasyprint_diagnostics(handbook, ctx) as records:
             edition = functools.partial(
                 Edition, handbook=handbook, env=env, frame=frame, engine=engine, ctx=ctx, records=records

@@ -92,8 +92,10 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     sides = layout(cards, boxes, width)
     errors = len(ctx.report.errors)
     with contextlib.ExitStack() as stack:
-        fonts = ensure_fonts(tool_folder(stack, ctx.options.cache_dir, "fonts"))
-        images = image_sources(handbook, ctx, stack)
+        fonts = ensure_fonts(tool_folder(stack, ctx.options.cache_dir, "fonts"), progress=ctx.progress)
+        images, image_folders = image_sources(handbook, ctx, stack)
+        # What file: URLs may read besides the content folder (pipeline/resources.py).
+        roots = tuple(dict.fromkeys(str(p) for p in (*(f.path.parent for f in fonts.faces), *image_folders)))
         hooks = Hooks(
             math=math_hook(handbook, ctx, "svg"),
             image_src=lambda target: images[target],
@@ -106,13 +108,13 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         css = "\n".join([fonts.css(), STYLESHEET.read_text(encoding="utf-8")])
         ctx.progress(f"cards: {len(cards)} cards on {len(sides) // 2} sheets")
         with weasyprint_diagnostics(handbook, ctx):
-            data = _lay_out(html, css, handbook)
+            data = _lay_out(html, css, handbook, roots)
         if len(ctx.report.errors) > errors:
             return []
     return [ctx.writer.write_bytes(ctx.options.out_dir / CARDS_NAME, data)]
 
 
-def _lay_out(html: str, css: str, handbook: Handbook) -> bytes:
+def _lay_out(html: str, css: str, handbook: Handbook, file_roots: tuple[str, ...]) -> bytes:
     """The cards' PDF, laid out in this process (one short document: no part cache, no workers)."""
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
@@ -120,7 +122,7 @@ def _lay_out(html: str, css: str, handbook: Handbook) -> bytes:
     root = handbook.root.resolve()
     fonts = FontConfiguration()
     stylesheet = weasyprint.CSS(string=css, base_url=root.as_uri() + "/", font_config=fonts)
-    document = weasyprint.HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher(str(root))).render(
+    document = weasyprint.HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher(str(root), file_roots)).render(
         stylesheets=[stylesheet], font_config=fonts
     )
     return bytes(document.write_pdf(pdf_identifier=_identifier(handbook).encode("ascii")))

@@ -21,6 +21,7 @@ from ..model import Asset, Chapter, Handbook, Image, Link, walk
 from ..render import chapter_anchor, question_anchor
 from .assembly import assemble
 from .engine import Engine, Job, Part, fingerprint, release_memory
+from .frame import OUTPUT_NAME
 from .plan import REF_PREFIX, Plan, edition_anchors, make_plan
 
 PART_TEMPLATE = "pdf/part.html.j2"
@@ -121,8 +122,18 @@ class Edition:
                 front_pages = front.result().pages
                 if stable:
                     break
+            else:
+                self.ctx.report.warning(
+                    OUTPUT_NAME, None, f"the {self.name}'s contents did not settle at one length after "
+                    f"{_MAX_ROUNDS} layouts: its page numbers may be wrong",
+                )
             stale = any(found.get(a, 0) != numbers.get(a, 0) for refs in refs_of for a in refs)
             numbers = found
+            if stale and round_number == _MAX_ROUNDS - 1:
+                self.ctx.report.warning(
+                    OUTPUT_NAME, None, f"the {self.name}'s cross-reference page numbers did not settle after "
+                    f"{_MAX_ROUNDS} rounds: some may be wrong",
+                )
             if not stale or round_number == _MAX_ROUNDS - 1:
                 break
             # A cross-reference printed a page number that moved: lay those chapters out again.

@@ -5,12 +5,18 @@ file beside its cache entry and return only what the assembly needs to know abou
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import functools
 import hashlib
+import logging
 import multiprocessing
+import os
 import shutil
-from collections.abc import Sequence
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +26,7 @@ from .. import system
 from ..cache import Cache, key, write_atomically
 from ..fonts import FontSet
 from .images import fetcher
-from .weasylog import capture
+from .weasylog import NOTDEF_MESSAGE, capture, message_of
 
 _PX_TO_PT = 0.75  # 72 PDF points per inch / 96 CSS pixels per inch
 
@@ -35,6 +41,7 @@ class Job:
     identifier: str
     inputs: str = ""  # a key over the files the HTML links to (images), which the HTML only names
     asset_root: str = ""  # where handbook-asset: URLs point; not part of any cache key
+    file_roots: tuple[str, ...] = ()  # folders file: URLs may read besides asset_root (fonts, fetched images)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +58,7 @@ class Part:
 
 
 # Per worker process: the parsed stylesheets with their font configuration, reused across parts.
-_STYLES: dict[str, tuple[Any, Any]] = {}
+_STYLES: dict[str, tuple[Any, Any, tuple[tuple[str, tuple[str, ...]], ...]]] = {}
 
 
 def lay_out(job: Job, destination: str) -> Part:
@@ -60,14 +67,21 @@ def lay_out(job: Job, destination: str) -> Part:
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
 
+    url_fetcher = fetcher(job.asset_root, job.file_roots)
     if job.css not in _STYLES:
         if len(_STYLES) >= 4:  # one build uses two stylesheets; a long-lived process sees more
             _STYLES.clear()
         font_config = FontConfiguration()
-        _STYLES[job.css] = (font_config, weasyprint.CSS(string=job.css, base_url=job.base_url, font_config=font_config))
-    font_config, stylesheet = _STYLES[job.css]
+        # What parsing the stylesheet logs is kept with it: every part laid out with it reports it, in
+        # whichever process parsed it (a worker's log is not the build's).
+        with capture() as css_logged:
+            stylesheet = weasyprint.CSS(
+                string=job.css, base_url=job.base_url, font_config=font_config, url_fetcher=url_fetcher
+            )
+        _STYLES[job.css] = (font_config, stylesheet, tuple(_portable(r) for r in css_logged))
+    font_config, stylesheet, css_records = _STYLES[job.css]
     with capture() as logged:
-        document = weasyprint.HTML(string=job.html, base_url=job.base_url, url_fetcher=fetcher(job.asset_root)).render(
+        document = weasyprint.HTML(string=job.html, base_url=job.base_url, url_fetcher=url_fetcher).render(
             stylesheets=[stylesheet], font_config=font_config
         )
         pdf = bytes(document.write_pdf(pdf_identifier=job.identifier.encode("ascii")))
@@ -84,9 +98,7 @@ def lay_out(job: Job, destination: str) -> Part:
             flatten(children, level + 1)
 
     flatten(document.make_bookmark_tree(scale=_PX_TO_PT, transform_pages=True), 1)
-    records = tuple(
-        (str(r.msg), tuple(str(a) for a in r.args) if isinstance(r.args, tuple) else ()) for r in logged
-    )
+    records = css_records + tuple(_portable(r) for r in logged)
     pages = len(document.pages)
     del document
     release_memory()
@@ -98,6 +110,52 @@ def lay_out(job: Job, destination: str) -> Part:
         bookmarks=tuple(bookmarks),
         records=records,
     )
+
+
+def _portable(record: logging.LogRecord) -> tuple[str, tuple[str, ...]]:
+    """A log record as it crosses to the build process: its message formatted here, where its arguments
+    still have their types ("%d" of a string would fail there). A missing glyph keeps the character as
+    its one argument, which weasylog.py reports where the text uses it."""
+    message = message_of(record)
+    if str(record.msg).startswith(NOTDEF_MESSAGE) and isinstance(record.args, tuple) and record.args:
+        return NOTDEF_MESSAGE, (str(record.args[0]),)
+    return message, ()
+
+
+def watch_parent(parent: int) -> None:
+    """A worker's initializer: die with the build. Ctrl-C is the build's to handle (it kills the workers);
+    when the build itself is killed (``kill -9``), Linux sends this process SIGKILL, and elsewhere a
+    thread notices within half a second that its parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the build died before the request above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Workers started in this block ignore SIGINT from their first instruction: an ignored signal stays
+    ignored across exec, and Python then installs no KeyboardInterrupt handler (a blocked signal mask
+    is not inherited by spawned workers). A Ctrl-C that arrives in these few milliseconds is lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def file_sha256(path: Path) -> str:
@@ -142,6 +200,7 @@ class Engine:
         base_key: str,
         base_url: str,
         asset_root: str,
+        file_roots: tuple[str, ...] = (),
         part_css: str,
         stamp_css: str,
     ) -> None:
@@ -151,6 +210,7 @@ class Engine:
         self.base_key = base_key
         self.base_url = base_url
         self.asset_root = asset_root
+        self.file_roots = file_roots
         self.part_css = part_css
         self.stamp_css = stamp_css
         self._laid_out: set[str] = set()  # entries laid out (not taken from the cache) in this build
@@ -160,7 +220,8 @@ class Engine:
     def job(self, html: str, identifier: str, *, stamps: bool = False, inputs: str = "") -> Job:
         css = self.stamp_css if stamps else self.part_css
         return Job(
-            html=html, css=css, base_url=self.base_url, identifier=identifier, inputs=inputs, asset_root=self.asset_root
+            html=html, css=css, base_url=self.base_url, identifier=identifier, inputs=inputs,
+            asset_root=self.asset_root, file_roots=self.file_roots,
         )
 
     def run(self, jobs: Sequence[Job]) -> list[Part]:
@@ -237,19 +298,43 @@ class Engine:
             future: concurrent.futures.Future[Part] = concurrent.futures.Future()
             future.set_result(lay_out(job, destination))
             return future
-        if self._pool is None:
-            # spawn: fresh workers, not copies of this process and everything it holds (peak memory).
-            context = multiprocessing.get_context("spawn")
-            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
-        return self._pool.submit(lay_out, job, destination)
+        # Ctrl-C reaches the whole process group: a worker still starting would print a KeyboardInterrupt
+        # traceback. Workers ignore it; the build kills them (close).
+        with _workers_ignore_sigint():
+            if self._pool is None:
+                # spawn: fresh workers, not copies of this process and everything it holds (peak memory).
+                context = multiprocessing.get_context("spawn")
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.jobs, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
+                )
+            return self._pool.submit(lay_out, job, destination)
 
-    def close(self) -> None:
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        self.close(abort=exc_type is not None)
+
+    def close(self, *, abort: bool = False) -> None:
+        """Let the workers go: after the last part, or at once (``abort``: an error, Ctrl-C), when they
+        are killed rather than left to finish parts nobody will assemble."""
         # Parts laid out in this process (one job) left their font configuration here; WeasyPrint's
         # cleanup of it fails noisily if it waits for the interpreter's shutdown.
         _STYLES.clear()
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if abort:
+            # ProcessPoolExecutor has no public way to stop a running task before Python 3.14.
+            workers = list(getattr(pool, "_processes", {}).values())
+            for worker in workers:
+                with contextlib.suppress(OSError, AttributeError, ValueError):
+                    worker.kill()
+            # Waiting is quick once the workers are dead (the pool's thread finds it broken), and leaves no
+            # thread for the interpreter's exit to wake through a pipe it may have closed (Python 3.11).
+            pool.shutdown(wait=True, cancel_futures=True)
+            return
+        pool.shutdown(cancel_futures=True)
 
     def _cached(self, entry: str) -> Part | None:
         record = self.cache.get_record("pdf-parts", entry)

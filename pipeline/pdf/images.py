@@ -7,22 +7,27 @@ import base64
 import contextlib
 import mimetypes
 import urllib.parse
-from pathlib import Path
+import urllib.request
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..context import Context
 from ..model import Asset, Handbook, Image, RemoteImage, Source, walk
 from ..remote import FetchError, RemoteCache
+from ..resources import allowed_file, read_asset_file, svg_problems
 from .frame import tool_folder
 
 ASSET_SCHEME = "handbook-asset"
+# The start of the message of every read the fetcher refuses: weasylog.py reports those as errors.
+REFUSED = "handbook refused to read"
 
 
 def image_sources(
     handbook: Handbook, ctx: Context, stack: contextlib.ExitStack
-) -> dict[Asset | RemoteImage, str | None]:
+) -> tuple[dict[Asset | RemoteImage, str | None], tuple[Path, ...]]:
     """The URL of every image in the PDF; None (a placeholder with the link) for remote images that
-    are not fetched, each reported where it is used."""
+    are not fetched, each reported where it is used. And the folder of the fetched images, if any, which
+    the fetcher may read."""
     sources: dict[Asset | RemoteImage, str | None] = {}
     remote: RemoteCache | None = None
     failures: dict[str, str] = {}
@@ -52,7 +57,7 @@ def image_sources(
         if target.url in failures and (where, target.url) not in reported:
             reported.add((where, target.url))
             ctx.report.warning(where.path, where.line, f"{failures[target.url]}: {target.url}")
-    return sources
+    return sources, (remote.folder,) if remote is not None else ()
 
 
 def asset_url(asset: Asset) -> str:
@@ -62,20 +67,47 @@ def asset_url(asset: Asset) -> str:
     return f"{ASSET_SCHEME}:{urllib.parse.quote(asset.path.as_posix())}"
 
 
-def fetcher(asset_root: str) -> Any:
-    """WeasyPrint's fetcher for local files and data: URLs only (remote images were fetched, or not,
-    before: nothing else may go online), which also reads ``handbook-asset:`` URLs from ``asset_root``."""
+def fetcher(asset_root: str, file_roots: tuple[str, ...] = ()) -> Any:
+    """WeasyPrint's fetcher, under the resource policy (pipeline/resources.py): ``handbook-asset:`` URLs
+    read from ``asset_root`` like every other output reads images (``read_asset``: inside the content
+    folder, SVGs checked), ``file:`` URLs only inside ``asset_root`` and ``file_roots`` (the fonts, the
+    fetched remote images, the package's templates), ``data:`` URLs; nothing else, and never the network
+    (remote images were fetched, or not, before). A refused URL is logged by WeasyPrint and reported
+    as an error (weasylog.py): SVG sub-resources come through here too."""
     import weasyprint
+
+    roots = (Path(asset_root), *(Path(r) for r in file_roots))
 
     class Fetcher(weasyprint.urls.URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
-            if url.startswith(f"{ASSET_SCHEME}:"):
-                path = Path(asset_root) / urllib.parse.unquote(url.removeprefix(f"{ASSET_SCHEME}:"))
-                kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                return weasyprint.urls.URLFetcherResponse(url, body=path.read_bytes(), headers={"Content-Type": kind})
-            return super().fetch(url, headers)
+            scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+            if scheme == ASSET_SCHEME:
+                name = urllib.parse.unquote(url.removeprefix(f"{ASSET_SCHEME}:"))
+                try:
+                    data = read_asset_file(Path(asset_root), PurePosixPath(name))
+                except OSError as exc:
+                    raise ValueError(f"{REFUSED}: {name}: {exc.strerror or exc}") from None
+                kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                return weasyprint.urls.URLFetcherResponse(url, body=data, headers={"Content-Type": kind})
+            if scheme == "file":
+                parts = urllib.parse.urlsplit(url)
+                if parts.netloc not in ("", "localhost"):
+                    raise ValueError(f"{REFUSED}: {url[:200]!r}: a file on another machine")
+                path = Path(urllib.request.url2pathname(parts.path))
+                try:
+                    real = allowed_file(path, roots)
+                    data = real.read_bytes()
+                except OSError as exc:
+                    raise ValueError(f"{REFUSED}: {url}: {exc.strerror or exc}") from None
+                if real.suffix.lower() == ".svg" and (problems := svg_problems(data)):
+                    raise ValueError(f"{REFUSED}: {url}: unsafe SVG: {problems[0]}")
+                kind = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
+                return weasyprint.urls.URLFetcherResponse(url, body=data, headers={"Content-Type": kind})
+            if scheme == "data":
+                return super().fetch(url, headers)
+            raise ValueError(f"{REFUSED}: {url[:80]!r}: only the handbook's own files are read")
 
-    return Fetcher(allowed_protocols={"file", "data"})
+    return Fetcher(allowed_protocols={"data"})
 
 
 def image_url(path: Path) -> str:

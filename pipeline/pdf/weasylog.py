@@ -10,11 +10,12 @@ from pathlib import PurePosixPath
 
 from ..config import CONFIG_NAME
 from ..context import Context
-from ..model import Handbook
+from ..model import Asset, Handbook, Image, walk
 from .frame import OUTPUT_NAME
+from .images import REFUSED
 
 # What WeasyPrint logs when no font has a glyph for a character (weasyprint/draw/text.py).
-_NOTDEF_MESSAGE = ".notdef glyph rendered"
+NOTDEF_MESSAGE = ".notdef glyph rendered"
 
 
 class _Collector(logging.Handler):
@@ -54,20 +55,43 @@ def weasyprint_diagnostics(handbook: Handbook, ctx: Context) -> Iterator[list[lo
             _report_records(records, handbook, ctx)
 
 
+def message_of(record: logging.LogRecord) -> str:
+    """A record's message; never raises, whatever its arguments (``getMessage`` does on a mismatch)."""
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError, KeyError):
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        return " ".join([str(record.msg), *(str(a) for a in args)])
+
+
 def _report_records(records: Sequence[logging.LogRecord], handbook: Handbook, ctx: Context) -> None:
     missing: dict[str, None] = {}  # dicts as ordered sets: each character and message once
     others: dict[str, None] = {}
+    refused: dict[str, None] = {}
     for record in records:
-        if str(record.msg).startswith(_NOTDEF_MESSAGE) and isinstance(record.args, tuple) and record.args:
+        if str(record.msg).startswith(NOTDEF_MESSAGE) and isinstance(record.args, tuple) and record.args:
             missing[str(record.args[0])] = None
+        elif REFUSED in (message := message_of(record)):
+            refused[message[message.index(REFUSED):]] = None
         else:
-            others[record.getMessage()] = None
+            others[message] = None
     for char in missing:
         path, line = _first_use(handbook, char)
         ctx.report.error(path, line, f"no font has a glyph for {char!r} (U+{ord(char):04X}); it would print as a box")
+    for message in refused:
+        # The resource policy (pipeline/resources.py) refused a URL: nothing outside the handbook goes in.
+        ctx.report.error(*_image_use(handbook, message), message)
     for message in others:
         # WeasyPrint's errors concern resources (an unreadable image): the book is still worth having.
         ctx.report.warning(OUTPUT_NAME, None, f"WeasyPrint: {message}")
+
+
+def _image_use(handbook: Handbook, message: str) -> tuple[PurePosixPath | str, int | None]:
+    """Where the image a refused read names is used, so the error points at the Markdown."""
+    for node, place in walk(handbook):
+        if isinstance(node, Image) and isinstance(node.target, Asset) and node.target.path.as_posix() in message:
+            return place.source.path, place.source.line
+    return OUTPUT_NAME, None
 
 
 def _first_use(handbook: Handbook, char: str) -> tuple[PurePosixPath | str, int | None]:
