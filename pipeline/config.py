@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from .diagnostics import Report
-from .model import ID_PATTERN, AnkiSettings, Metadata, PageSettings
+from .model import ID_PATTERN, AnkiSettings, CheckSettings, Metadata, PageSettings
 from .xmltext import describe, not_xml, without_not_xml
 
 CONFIG_NAME = "handbook.toml"
 
 _TOP_KEYS = {
     "id", "title", "subtitle", "author", "language", "version", "description", "license", "source_note",
-    "pdf", "anki",
+    "pdf", "anki", "check",
 }
+_CHECK_KEYS = ("alt_text", "key_points_length")
 _PDF_KEYS = {"page_size", "margins"}
 _ANKI_KEYS = {"model_id", "deck_id", "html_url"}
 # One to four non-negative CSS lengths: what @page accepts as a margin (WeasyPrint ignores, with a
@@ -50,6 +51,16 @@ def read_metadata(root: Path, report: Report) -> Metadata | None:
         report.warning(name, None, f"unknown key {key!r}")
     pdf = _table(data, "pdf", name, report)
     anki = _table(data, "anki", name, report)
+    checks = _table(data, "check", name, report)
+    for key in sorted(set(checks) - set(_CHECK_KEYS)):
+        report.warning(name, None, f"unknown key 'check.{key}'")
+    check_flags: dict[str, bool] = {}
+    for key in _CHECK_KEYS:
+        flag = checks.get(key, True)
+        if not isinstance(flag, bool):
+            report.error(name, None, f"'check.{key}' must be true or false")
+            flag = True
+        check_flags[key] = flag
     for key in sorted(set(pdf) - _PDF_KEYS):
         report.warning(name, None, f"unknown key 'pdf.{key}'")
     for key in sorted(set(anki) - _ANKI_KEYS):
@@ -119,6 +130,7 @@ def read_metadata(root: Path, report: Report) -> Metadata | None:
         source_note=strings["source_note"],
         page=PageSettings(size=page_size, margins=margins),
         anki=AnkiSettings(model_id=ids["model_id"], deck_id=ids["deck_id"], html_url=html_url.strip()),
+        check=CheckSettings(**check_flags),
     )
 
 

@@ -322,6 +322,16 @@ class AnkiSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CheckSettings:
+    """Which advisory checks apply (``[check]`` in handbook.toml): both on for our own writing; an
+    imported collection whose images upstream have no alt text and whose answers have no short form
+    may switch them off rather than keep warnings nobody can act on."""
+
+    alt_text: bool = True  # warn on an image without alt text
+    key_points_length: bool = True  # warn on key points (or their stand-in) over 300 characters
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Metadata:
     id: str
     title: str
@@ -334,6 +344,7 @@ class Metadata:
     source_note: str = ""  # where imported material came from, for the colophon
     page: PageSettings = field(default_factory=PageSettings)
     anki: AnkiSettings
+    check: CheckSettings = field(default_factory=CheckSettings)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import read_metadata
 from ..diagnostics import ContentError, Diagnostic, Report
-from ..model import Handbook
+from ..model import CheckSettings, Handbook
 from ..resources import inside, real_path
 from .chapter import ChapterBuilder
 from .markdown import markdown_parser
@@ -85,7 +85,7 @@ def load_handbook(root: Path) -> tuple[Handbook, tuple[Diagnostic, ...]]:
 
     chapters = []
     for number, scanned in enumerate(valid, start=1):
-        builder = ChapterBuilder(scanned, root, question_ids, report)
+        builder = ChapterBuilder(scanned, root, question_ids, report, meta.check if meta else CheckSettings())
         chapter = builder.chapter(number)
         if chapter is not None:
             chapters.append(chapter)

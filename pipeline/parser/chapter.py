@@ -19,6 +19,7 @@ from ..model import (
     Body,
     BulletList,
     Chapter,
+    CheckSettings,
     Cloze,
     Code,
     CodeBlock,
@@ -64,7 +65,9 @@ class ChapterBuilder:
         root: Path,
         question_ids: dict[str, PurePosixPath],
         report: Report,
+        check: CheckSettings,
     ) -> None:
+        self.check = check
         self.scan = scan
         self.root = root
         self.question_ids = question_ids
@@ -98,7 +101,7 @@ class ChapterBuilder:
             if not answer.blocks and not key_points.given:
                 self.report.warning(scan.rel, head.line, f"empty answer for question {head.id!r}")
             length = text_length(key_points.blocks)
-            if length > KEY_POINTS_MAX:
+            if length > KEY_POINTS_MAX and self.check.key_points_length:
                 where = "key points" if key_points.given else "first paragraph (standing in for key points)"
                 self.report.warning(
                     scan.rel, head.line,
@@ -357,7 +360,7 @@ class ChapterBuilder:
         for problem in image_problem(resolved):
             self.error(line, f"image {src!r} refused: {problem}")
             return None
-        if not alt.strip():
+        if not alt.strip() and self.check.alt_text:
             self.warn(line, f"image {src!r} has no alt text")
         return Image(alt=alt, target=Asset(path=PurePosixPath(inside.as_posix())), title=title, line=line)
 

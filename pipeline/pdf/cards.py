@@ -122,7 +122,8 @@ def _lay_out(html: str, css: str, handbook: Handbook, file_roots: tuple[str, ...
     root = handbook.root.resolve()
     fonts = FontConfiguration()
     stylesheet = weasyprint.CSS(string=css, base_url=root.as_uri() + "/", font_config=fonts)
-    document = weasyprint.HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher(str(root), file_roots)).render(
+    url_fetcher = fetcher(str(root), file_roots)
+    document = weasyprint.HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=url_fetcher).render(
         stylesheets=[stylesheet], font_config=fonts
     )
     return bytes(document.write_pdf(pdf_identifier=_identifier(handbook).encode("ascii")))
