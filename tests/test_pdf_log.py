@@ -48,7 +48,7 @@ def test_pagination_that_has_not_settled_is_reported(tmp_path: Path, monkeypatch
     if not (shared / "fonts").is_dir():
         pytest.skip("derived fonts are not in .cache (make setup)")
     fonts = ensure_fonts(shared)
-    monkeypatch.setattr(pdf_module, "ensure_fonts", lambda folder: fonts)
+    monkeypatch.setattr(pdf_module, "ensure_fonts", lambda folder, **options: fonts)
     monkeypatch.setattr(edition, "_MAX_ROUNDS", 1)
     content = Path(__file__).resolve().parent / "fixtures" / "mini"
     result = CliRunner().invoke(main, ["build", "pdf", "--content", str(content), "--out", str(tmp_path / "out"),

@@ -166,7 +166,7 @@ def test_renderers_refuse_an_svg_the_parser_did_not_see(
     if "pdf" in formats and not (shared / "fonts").is_dir():
         pytest.skip("derived fonts are not in .cache (make setup)")
     fonts = ensure_fonts(shared) if "pdf" in formats else None
-    monkeypatch.setattr(pdf_module, "ensure_fonts", lambda folder: fonts)
+    monkeypatch.setattr(pdf_module, "ensure_fonts", lambda folder, **options: fonts)
     monkeypatch.setattr(chapter, "image_problem", lambda path: [])
     root = make_content({"01-a.md": CHAPTER, "images/evil.svg": _evil_svgs(secret)["image-href"]})
     out = tmp_path / "out"
