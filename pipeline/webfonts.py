@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import Cache, file_key, key
-from .fonts import CJK_FAMILY, MONO_FAMILY, FontSet
+from .fonts import CJK_FAMILY, MONO_FAMILY, FontSet, font_face_css
 
 FONT_DIR = "fonts"
 MATH_FAMILY = "DejaVu Math TeX Gyre"
@@ -55,14 +55,7 @@ class WebFont:
     data: bytes
 
     def css(self) -> str:
-        return (
-            "@font-face {\n"
-            f'  font-family: "{self.family}";\n'
-            f"  font-style: {self.style};\n"
-            f"  font-weight: {self.weight};\n"
-            f'  src: url("{self.name}") format("woff2");\n'
-            "}\n"
-        )
+        return font_face_css(self.family, self.style, self.weight, self.name, "woff2")
 
 
 def used_text(pages: Iterable[bytes], extra: str = "") -> UsedText:
