@@ -81,7 +81,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         return []  # the build stops on the reported errors; the previous deck stays as it was
     env = _environment(media, handbook.meta.language)
     fields = env.get_template("anki/fields.html.j2").module
-    pages = read_pages(ctx.options.out_dir / PAGES_FILE, handbook)
+    pages = read_pages(ctx.read(PAGES_FILE), handbook)
     notes = [
         note
         for position, chapter, question in selection

@@ -7,15 +7,18 @@ import fcntl
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .cache import Cache
-from .context import Context, Options, Progress, Renderer, Writer
+from .context import Context, Options, Progress, ReadBack, Renderer, Writer
 from .diagnostics import ContentError, Diagnostic, HandbookError, Report
 from .model import Handbook
 from .outputs import CachedOutput, OutputRecord
 from .parser import load_handbook
+from .workers import Cancelled, Workers
 from .writers import RENDERERS
 
 __all__ = ["Options", "OutputError", "build", "read"]
@@ -77,10 +80,19 @@ def _build(
     on_diagnostic: Callable[[Diagnostic], None], strict: bool,
 ) -> list[Path]:
     record = OutputRecord.open(content, options, {name: RENDERERS[name] for name in wanted})
-    # Every key before any output is written: the Anki state is an input of the deck, then an output.
-    cached = {name: record.load(name) for name in wanted} if record else {}
-    renders = frozenset(name for name in wanted if cached.get(name) is None)
-    context = Context(options=options, report=Report(), progress=progress, writer=writer, renders=renders)
+    read_back = ReadBack(options.out_dir)
+    # Every key before any output is written (the Anki state is an input of the deck, then an output),
+    # except where an output reads back what another one renders in this build (the page map): that key
+    # is known once the other has published it.
+    cached: dict[str, CachedOutput | None] = {}
+    later: set[str] = set()
+    for name in wanted:
+        producers = _producers(name, wanted)
+        if any(cached.get(p) is None for p in producers):
+            later.add(name)
+        elif record is not None:  # the read-back files as the cached outputs before it will restore them
+            cached[name] = record.load(name, record.reader([hit for p in producers if (hit := cached[p])]))
+    renders = frozenset(name for name in wanted if name in later or cached.get(name) is None)
     reading = _Reading(content, on_diagnostic, strict)
     if renders:
         # Read and validate everything, options included, before the first output is written (a cached
@@ -92,25 +104,151 @@ def _build(
                 check(handbook, options)
 
     written: list[Path] = []
+    results: dict[str, tuple[list[Path], tuple[Diagnostic, ...]]] = {}
     for name in wanted:
         hit = cached.get(name)
-        paths = _restore(name, hit, record, context, reading, strict) if hit is not None else None
-        if paths is not None and hit is not None:
-            found = hit.found
-        else:
-            paths, found = _render(name, reading.handbook(), context)
-            if record is not None and not any(d.is_error for d in found):
-                record.save(name, paths, reading.warnings, found)
-        written.extend(paths)
-        for diagnostic in found:
-            on_diagnostic(diagnostic)
-        if any(d.is_error for d in found) or (strict and found):
-            raise ContentError(found)
+        if name in later or hit is None:
+            continue
+        restored = _restore(name, hit, record, writer, progress, reading, strict)
+        if restored is not None:
+            results[name] = (restored, hit.found)
+    workers = Workers(options.jobs)
+    schedule = _Schedule(
+        [name for name in wanted if name not in results], record, reading, read_back, workers,
+        Context(options=options, report=Report(), progress=progress, writer=writer, renders=renders,
+                read_back=read_back, workers=workers),
+    )
+    try:
+        schedule.start()
+        shown: set[Diagnostic] = set()  # two outputs that find one problem (a formula) report it once
+        for name in wanted:  # diagnostics and failures in registry order, as one output after another
+            paths, everything = results[name] if name in results else schedule.result(name)
+            written.extend(paths)
+            found = tuple(d for d in everything if d not in shown)
+            shown.update(found)
+            for diagnostic in found:
+                on_diagnostic(diagnostic)
+            if any(d.is_error for d in found) or (strict and found):
+                raise ContentError(found)
+    except BaseException:
+        schedule.stop()
+        raise
+    finally:
+        schedule.close()
     if record is not None:
         record.remember_on_disk()
         if wanted and not reading.done:
             progress("unchanged: outputs from the cache")
     return written
+
+
+def _producers(name: str, wanted: Sequence[str]) -> list[str]:
+    """The outputs of this build that write a file ``name`` reads back (the PDF's page map)."""
+    reads = set(RENDERERS[name].reads_back)
+    return [other for other in wanted if other != name and reads & set(RENDERERS[other].files)]
+
+
+class _Schedule:
+    """The outputs a build makes, side by side: each renderer in a thread of its own (they mostly wait for
+    the workers, or for what another publishes), the layouts of all of them on the one pool of workers.
+
+    An output starts when what it needs is there: the outputs it is ``after`` have finished, the files it
+    reads back are published (or their writer has finished). It commits its files only once every output
+    before it in the registry has succeeded, so a failed build writes what one output after another would
+    have. The results are bytes-for-bytes those of one output at a time: only when work runs differs."""
+
+    def __init__(
+        self, names: list[str], record: OutputRecord | None, reading: _Reading, read_back: ReadBack,
+        workers: Workers, context: Context,
+    ) -> None:
+        self.names = names
+        self.record = record
+        self.reading = reading
+        self.read_back = read_back
+        self.workers = workers
+        self.context = context
+        self.stopped = threading.Event()
+        self._done = {name: threading.Event() for name in names}
+        self._ok: dict[str, bool] = {}
+        self._results: dict[str, tuple[list[Path], tuple[Diagnostic, ...]]] = {}
+        self._errors: dict[str, BaseException] = {}
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if not self.names:
+            return
+        if self.workers.jobs > 1 and any(RENDERERS[name].uses_workers for name in self.names):
+            self.workers.start()  # from this (main) thread: they then ignore Ctrl-C
+        for name in self.names:
+            thread = threading.Thread(target=self._run, args=(name,), name=f"render-{name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def result(self, name: str) -> tuple[list[Path], tuple[Diagnostic, ...]]:
+        """Wait for ``name``; re-raise what stopped it."""
+        while not self._done[name].wait(0.2):  # a timed wait: Ctrl-C reaches this thread meanwhile
+            pass
+        if name in self._errors:
+            raise self._errors[name]
+        return self._results[name]
+
+    def stop(self) -> None:
+        """An error or Ctrl-C: nothing more starts or commits; the workers are killed at once."""
+        self.stopped.set()
+        self.workers.close(abort=True)
+
+    def close(self) -> None:
+        self.workers.close(abort=self.stopped.is_set())
+        for thread in self._threads:
+            # A renderer busy in Python finishes its step, then stops at its gate; not waited for forever.
+            thread.join(timeout=None if not self.stopped.is_set() else 5)
+
+    def _run(self, name: str) -> None:
+        renderer = RENDERERS[name]
+        try:
+            for other in renderer.after:
+                if other in self._done:
+                    self._done[other].wait()
+            for file in renderer.reads_back:
+                if any(file in RENDERERS[p].files for p in _producers(name, self.names)):
+                    self.read_back.wait(file)
+            if self.stopped.is_set():
+                raise Cancelled()
+            context = replace(self.context, report=Report(), writer=self.context.writer.view(lambda: self._gate(name)))
+            self._results[name] = self._make(name, context)
+            found = self._results[name][1]
+            self._ok[name] = not any(d.is_error for d in found) and not (self.reading.strict and found)
+        except BaseException as exc:  # handed to the main thread, which raises it in registry order
+            self._errors[name] = exc
+            self._ok[name] = False
+        finally:
+            self.read_back.release(renderer.files)
+            self._done[name].set()
+
+    def _make(self, name: str, context: Context) -> tuple[list[Path], tuple[Diagnostic, ...]]:
+        """The output from the cache when its key (known only now, for a reader of published files) has
+        an entry, else rendered."""
+        record = self.record
+        hit = record.load(name, self.read_back.read) if record is not None else None
+        if hit is not None:
+            paths = _restore(name, hit, record, context.writer, context.progress, self.reading, self.reading.strict)
+            if paths is not None:
+                return paths, hit.found
+        paths, found = _render(name, self.reading.handbook(), context)
+        if record is not None and not any(d.is_error for d in found):
+            record.save(name, paths, self.reading.warnings, found)
+        return paths, found
+
+    def _gate(self, name: str) -> None:
+        """Before ``name`` puts a file in place: every output before it has succeeded."""
+        for other in self.names[: self.names.index(name)]:
+            while not self._done[other].wait(0.2):
+                if self.stopped.is_set():
+                    raise Cancelled()
+            if not self._ok.get(other, False):
+                raise Cancelled()
+        if self.stopped.is_set():
+            raise Cancelled()
 
 
 def _os_message(exc: OSError) -> str:
@@ -193,25 +331,25 @@ _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?:[a-z0-9_]{8}(?:\.tmp)?|old)$")
 
 
 def _restore(
-    name: str, hit: CachedOutput, record: OutputRecord | None, context: Context, reading: _Reading, strict: bool
+    name: str, hit: CachedOutput, record: OutputRecord | None, writer: Writer, progress: Progress,
+    reading: _Reading, strict: bool,
 ) -> list[Path] | None:
     """Put a cached output in place; None when a copy in the cache was damaged (then it is rendered)."""
     reading.report(hit.reading)  # what reading would report (the content is the same), before writing
     if strict and hit.found:
         reading.show(hit.found)
         raise ContentError(hit.found)
-    paths = record.restore(hit, context) if record is not None else None
+    paths = record.restore(hit, writer) if record is not None else None
     if paths is not None:
-        context.progress(f"{name}: unchanged, from the cache")
+        progress(f"{name}: unchanged, from the cache")
     return paths
 
 
 def _render(name: str, handbook: Handbook, context: Context) -> tuple[list[Path], tuple[Diagnostic, ...]]:
     """Run one renderer; returns what it wrote and the diagnostics it found."""
     context.progress(f"building {name}")
-    shown = len(context.report.items)
     paths = list(RENDERERS[name].render(handbook, context))
-    return paths, context.report.items[shown:]
+    return paths, context.report.items
 
 
 class _Reading:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Generic, TypeVar
 
 from .diagnostics import HandbookError, Report
 from .model import Handbook
+from .workers import Workers
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -54,7 +56,8 @@ class HandoffKey(Generic[T]):
 
 class Handoff:
     """Results one renderer leaves for a later one in the same build (the rendered HTML pages, which the
-    EPUB packages too). The later one ``take``\\s what it needs, which also lets it go."""
+    EPUB packages too: the registry runs it ``after`` the HTML). The later one ``take``\\s what it needs,
+    which also lets it go."""
 
     def __init__(self) -> None:
         self._values: dict[str, object] = {}
@@ -67,11 +70,50 @@ class Handoff:
         return value  # type: ignore[return-value]  # put() stored a T under this key
 
 
+class ReadBack:
+    """The files of the output folder that outputs read back (``Renderer.reads_back``: the page map), as
+    this build knows them: published by the output that writes them as soon as their content is final
+    (the PDF knows every question's page long before its practice edition is assembled), else as on disk.
+    An output that reads one back starts when it is published, or when its writer has finished."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._published: dict[str, bytes] = {}
+        self._ready: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def _event(self, name: str) -> threading.Event:
+        with self._lock:
+            return self._ready.setdefault(name, threading.Event())
+
+    def publish(self, name: str, data: bytes) -> None:
+        """``data`` is what this build will write to ``name``, if it succeeds."""
+        self._published[name] = data
+        self._event(name).set()
+
+    def release(self, names: Sequence[str]) -> None:
+        """The output writing ``names`` has finished (or failed) without publishing them: stop waiting."""
+        for name in names:
+            self._event(name).set()
+
+    def wait(self, name: str) -> None:
+        self._event(name).wait()
+
+    def read(self, name: str) -> bytes | None:
+        """The file's bytes as published in this build, else as on disk; None when there is none."""
+        if name in self._published:
+            return self._published[name]
+        try:
+            return (self.out_dir / name).read_bytes()
+        except OSError:
+            return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context:
     """What a renderer gets besides the handbook: options, a diagnostics sink, a progress line, the
-    writer that guards outputs, the outputs this build renders (rather than takes from the cache) and
-    the handoff between renderers."""
+    writer that guards outputs, the outputs this build renders (rather than takes from the cache), the
+    handoff between renderers, the read-back files and the build's one pool of workers."""
 
     options: Options
     report: Report
@@ -79,6 +121,22 @@ class Context:
     writer: Writer
     renders: frozenset[str] = frozenset()
     handoff: Handoff = field(default_factory=Handoff)
+    read_back: ReadBack | None = None
+    workers: Workers = field(default_factory=lambda: Workers(1))
+
+    def publish(self, name: str, data: bytes) -> None:
+        """Make a read-back file's final content known to the outputs that wait for it."""
+        if self.read_back is not None:
+            self.read_back.publish(name, data)
+
+    def read(self, name: str) -> bytes | None:
+        """A read-back file: as published in this build, else as in the output folder."""
+        if self.read_back is not None:
+            return self.read_back.read(name)
+        try:
+            return (self.options.out_dir / name).read_bytes()
+        except OSError:
+            return None
 
 
 Render = Callable[[Handbook, Context], Sequence[Path]]
@@ -99,6 +157,8 @@ class Renderer:
     :param check: validates the build's options against the handbook (the Anki selection) before any
         output is written; raises HandbookError.
     :param uses_selection: whether ``--chapter``/``--tag`` shape this output (part of its cache key).
+    :param after: outputs whose handoff this one takes: it starts once they have finished.
+    :param uses_workers: whether it lays out on the build's workers (they are started early for it).
     """
 
     render: Render
@@ -108,14 +168,25 @@ class Renderer:
     folders: tuple[str, ...] = ()
     check: Callable[[Handbook, Options], None] | None = None
     uses_selection: bool = False
+    after: tuple[str, ...] = ()
+    uses_workers: bool = False
 
 
 class Writer:
     """Writes output files atomically (temporary file, then rename) and refuses to write one path
-    twice in a build, so two outputs can never silently overwrite each other."""
+    twice in a build, so two outputs can never silently overwrite each other.
 
-    def __init__(self) -> None:
-        self._written: set[Path] = set()
+    The renderers of a build run side by side; each gets a ``view`` whose ``gate`` runs before anything
+    of its output is put in place (the build's gate waits until every output before it in the registry
+    has succeeded, so a failed build commits what a one-at-a-time build would have)."""
+
+    def __init__(self, gate: Callable[[], None] = lambda: None, written: set[Path] | None = None) -> None:
+        self._written: set[Path] = set() if written is None else written
+        self._gate = gate
+
+    def view(self, gate: Callable[[], None]) -> Writer:
+        """A writer sharing this one's record of written paths, whose commits first pass ``gate``."""
+        return Writer(gate, self._written)
 
     def write_bytes(self, path: Path, data: bytes) -> Path:
         staged = self.stage(path)
@@ -132,7 +203,7 @@ class Writer:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
-        return Staged(path=path, temporary=Path(tmp))
+        return Staged(path=path, temporary=Path(tmp), gate=self._gate)
 
     def keep(self, path: Path) -> Path:
         """Count ``path`` as written by this build without touching it (it already holds the output)."""
@@ -150,6 +221,7 @@ class Writer:
         try:
             fill(staging)
             staging.chmod(0o755)
+            self._gate()
             old = path.with_name(f".{path.name}.old")
             _remove(old)
             if path.exists() or path.is_symlink():
@@ -182,8 +254,10 @@ class Staged:
 
     path: Path
     temporary: Path
+    gate: Callable[[], None] = lambda: None
 
     def commit(self) -> Path:
+        self.gate()
         os.chmod(self.temporary, 0o644)
         os.replace(self.temporary, self.path)
         return self.path

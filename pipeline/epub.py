@@ -77,7 +77,7 @@ def page_properties(data: bytes) -> str:
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     site = ctx.handoff.take(html.SITE) or html.site(handbook, ctx)
-    pages = print_pages(handbook, ctx.options.out_dir / PAGES_FILE)
+    pages = print_pages(handbook, ctx.read(PAGES_FILE))
     ctx.progress(
         f"epub: package, page-list of {len(pages)} printed pages from {PAGES_FILE}" if pages
         else f"epub: package (no page-list: build the pdf for one; {PAGES_FILE} is missing or not of this content)"
@@ -86,7 +86,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     return [ctx.writer.write_bytes(ctx.options.out_dir / OUTPUT_NAME, data)]
 
 
-def print_pages(handbook: Handbook, recorded: Path) -> list[tuple[str, str]]:
+def print_pages(handbook: Handbook, recorded: bytes | None) -> list[tuple[str, str]]:
     """The printed handbook's page-list as (page number, where it goes): each page on which a question
     starts, pointing at the first question starting there, so that "see p. 37" can be followed.
 

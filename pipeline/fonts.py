@@ -16,6 +16,7 @@ import importlib.resources
 import io
 import json
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -159,6 +160,14 @@ def ensure_fonts(cache_dir: Path, *, progress: Callable[[str], None] = lambda me
     The first run takes about 3 s for all of them; later runs only check the files. A cached instance
     is named after its source's sha256 and the instancer's version, so a new package derives anew.
     """
+    with _DERIVING:  # the renderers of one build run in threads: each file is derived once
+        return _ensure_fonts(cache_dir, progress)
+
+
+_DERIVING = threading.Lock()
+
+
+def _ensure_fonts(cache_dir: Path, progress: Callable[[str], None]) -> FontSet:
     fonts_dir = cache_dir.resolve() / "fonts"
     faces: list[FontFace] = []
     source_hashes: dict[Path, str] = {}

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .cache import Cache, file_key, key, tool_key
-from .context import Context, Options, Renderer
+from .context import Options, Renderer, Writer
 from .diagnostics import Diagnostic, Severity
 
 
@@ -231,14 +231,38 @@ class OutputRecord:
         selection = repr((options.chapters, options.tags))
         return cls(OutputCache(Cache(options.cache_dir)), base, options.out_dir, renderers, selection)
 
-    def key(self, name: str) -> str:
+    def key(self, name: str, read: Callable[[str], bytes | None] | None = None) -> str:
+        """``read``: the read-back files' bytes as this build knows them (published before they are
+        written); by default as in the output folder."""
         renderer = self.renderers[name]
-        read_back = [self.out_dir / path for path in renderer.reads_back]
+        read = read or self._read
+        files: list[str | bytes] = []
+        for path in sorted(renderer.reads_back):
+            data = read(path)
+            files += [path, b"\0missing" if data is None else data]  # as file_key has it
         selection = self.selection if renderer.uses_selection else ""
-        return key(self.base, name, selection, file_key(read_back, self.out_dir), renderer.system_key())
+        return key(self.base, name, selection, key(*files), renderer.system_key())
 
-    def load(self, name: str) -> CachedOutput | None:
-        self._keys[name] = self.key(name)
+    def _read(self, path: str) -> bytes | None:
+        try:
+            return (self.out_dir / path).read_bytes()
+        except OSError:
+            return None
+
+    def reader(self, restored: Sequence[CachedOutput]) -> Callable[[str], bytes | None]:
+        """Read-back files as the output folder will hold them once the ``restored`` outputs are in place."""
+
+        def read(path: str) -> bytes | None:
+            for hit in restored:
+                for name, digest in hit.files:
+                    if name == path:
+                        return self.store.blob(digest)
+            return self._read(path)
+
+        return read
+
+    def load(self, name: str, read: Callable[[str], bytes | None] | None = None) -> CachedOutput | None:
+        self._keys[name] = self.key(name, read)
         return self.store.load(self._keys[name])
 
     def save(
@@ -249,10 +273,9 @@ class OutputRecord:
         entries = dict.fromkeys([self._keys[name], self.key(name)])
         self.on_disk.wrote(self.store.save(entries, self.out_dir, paths, reading, found))
 
-    def restore(self, hit: CachedOutput, context: Context) -> list[Path] | None:
+    def restore(self, hit: CachedOutput, writer: Writer) -> list[Path] | None:
         """Put a cached output in place: files still as the last build wrote them are left alone, the
         others are copied from the cache. None, with nothing written, when a copy is damaged."""
-        writer = context.writer
         out = self.out_dir
         kept = [(path, digest) for path, digest in hit.files if self.on_disk.unchanged(path, digest)]
         folders = [(folder, items) for folder, items in hit.folders if not self.on_disk.unchanged_folder(folder, items)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
 from .model import Handbook
 
@@ -26,11 +25,12 @@ def dumps_pages(handbook: Handbook, pages: Mapping[str, int]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
-def read_pages(path: Path, handbook: Handbook) -> dict[str, int]:
-    """Each question's printed page as the last PDF build recorded it; {} when unknown or unreadable."""
+def read_pages(recorded: bytes | None, handbook: Handbook) -> dict[str, int]:
+    """Each question's printed page as the PDF build recorded it (``Context.read(PAGES_FILE)``: this
+    build's, else the last one's); {} when unknown or unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = json.loads((recorded or b"").decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
         return {}
     if not isinstance(data, dict) or data.get("format") != _FORMAT or data.get("handbook") != handbook.meta.id:
         return {}

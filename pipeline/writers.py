@@ -14,16 +14,18 @@ def _check_selection(handbook: Handbook, options: Options) -> None:
     select(handbook, options.chapters, options.tags)  # raises HandbookError for an unknown id or tag
 
 
-# The PDF runs before the EPUB, the deck and the cards: it records each question's printed page (PAGES_FILE).
+# Outputs are made side by side (build._Schedule) and committed in this order. The PDF publishes each
+# question's printed page (PAGES_FILE) as soon as it is settled: the EPUB, the deck and the cards start then.
 RENDERERS: dict[str, Renderer] = {
     "html": Renderer(render=html.render, folders=(html.OUTPUT_DIR,), system_key=webfonts.system_key),
     "pdf": Renderer(
         render=pdf.render, files=(pdf.OUTPUT_NAME, pdf.PRACTICE_NAME, PAGES_FILE),
-        system_key=lambda: system.layout_fingerprint(),
+        system_key=lambda: system.layout_fingerprint(), uses_workers=True,
     ),
     # After the PDF: the page-list of the EPUB and the deck's Source field name its printed pages.
     "epub": Renderer(
-        render=epub.render, reads_back=(PAGES_FILE,), files=(epub.OUTPUT_NAME,), system_key=webfonts.system_key
+        render=epub.render, reads_back=(PAGES_FILE,), files=(epub.OUTPUT_NAME,), system_key=webfonts.system_key,
+        after=("html",),  # it packages the pages the HTML renderer hands over
     ),
     "anki": Renderer(
         render=anki.render, reads_back=(anki.STATE_FILE, PAGES_FILE), files=(anki.DECK_FILE, anki.STATE_FILE),
@@ -31,7 +33,7 @@ RENDERERS: dict[str, Renderer] = {
     ),
     "cards": Renderer(
         render=cards.render, reads_back=(PAGES_FILE,), files=(cards.CARDS_NAME,),
-        check=_check_selection, uses_selection=True,
+        check=_check_selection, uses_selection=True, uses_workers=True,
     ),
 }
 

@@ -252,7 +252,7 @@ def test_page_list_from_the_recorded_pages(built: Built, tmp_path: Path) -> None
 
 def test_no_page_list_from_pages_of_other_content(built: Built, tmp_path: Path) -> None:
     handbook, _ = load_handbook(built.content)
-    assert epub.print_pages(handbook, _recorded_pages(tmp_path / "a.json", handbook, QUESTIONS)) != []
+    assert epub.print_pages(handbook, _recorded_pages(tmp_path / "a.json", handbook, QUESTIONS).read_bytes()) != []
     stale = {qid: page for qid, page in QUESTIONS.items() if qid != "second"}  # a question added since
-    assert epub.print_pages(handbook, _recorded_pages(tmp_path / "b.json", handbook, stale)) == []
-    assert epub.print_pages(handbook, tmp_path / "missing.json") == []
+    assert epub.print_pages(handbook, _recorded_pages(tmp_path / "b.json", handbook, stale).read_bytes()) == []
+    assert epub.print_pages(handbook, None) == []

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.cache import Cache
 from pipeline.pdf.engine import Engine, Job, lay_out
+from pipeline.workers import Workers
 
 HTML = '<html><body><p style="colour: red; margin: 3px 3px 3px 3px 3px">x</p></body></html>'
 CSS = "p { bogus-property: 12px } @page { size: A5 }"
@@ -28,9 +29,13 @@ def test_records_with_numbers_replay_in_the_build_process(tmp_path: Path) -> Non
 
 
 def test_stylesheet_warnings_reach_the_build_from_workers(tmp_path: Path) -> None:
-    with Engine(jobs=2, cache=Cache(None), parts=tmp_path, base_key="k", base_url=tmp_path.as_uri() + "/",
-                asset_root=str(tmp_path), part_css=CSS + " /* workers */", stamp_css="") as engine:
+    workers = Workers(2)
+    engine = Engine(workers=workers, cache=Cache(None), parts=tmp_path, base_key="k", base_url=tmp_path.as_uri() + "/",
+                    asset_root=str(tmp_path), part_css=CSS + " /* workers */", stamp_css="")
+    try:
         parts = engine.run([engine.job(HTML.replace("x", f"part {n}"), f"{n:032d}") for n in range(3)])
+    finally:
+        workers.close()
     for part in parts:  # every part carries the stylesheet's warnings, whichever worker parsed it
         assert any("bogus-property" in m for m in _messages(part.records))
 

@@ -46,6 +46,7 @@ from .frame import (
     frame_values,
     page_ref_css,
     page_settings_valid,
+    parts_folder,
     tool_folder,
 )
 from .images import image_sources
@@ -88,18 +89,14 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         frame = frame_values(handbook, ctx.options)
         base_url = handbook.root.resolve().as_uri() + "/"
         font_css = fonts.css()
-        if ctx.options.cache_dir is not None:
-            parts = ctx.options.cache_dir / "pdf-parts"
-        else:
-            parts = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="handbook-parts-")))
         out = ctx.options.out_dir
         staged = [ctx.writer.stage(out / OUTPUT_NAME), ctx.writer.stage(out / PRACTICE_NAME)]
         for output in staged:
             stack.callback(output.discard)  # the previous files stay unless both editions are made
         engine = Engine(
-            jobs=ctx.options.jobs,
+            workers=ctx.workers,
             cache=Cache(ctx.options.cache_dir),
-            parts=parts,
+            parts=parts_folder(stack, ctx.options.cache_dir),
             base_key=layout_key(fonts),
             base_url=base_url,
             asset_root=str(handbook.root.resolve()),
@@ -119,7 +116,6 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             ),
             stamp_css="\n".join([font_css, STAMP_STYLESHEET.read_text(encoding="utf-8")]),
         )
-        stack.enter_context(engine)  # an error or Ctrl-C kills the workers at once
         with weasyprint_diagnostics(handbook, ctx) as records:
             edition = functools.partial(
                 Edition, handbook=handbook, env=env, frame=frame, engine=engine, ctx=ctx, records=records
@@ -132,8 +128,13 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             def start_practice(numbers: dict[str, int]) -> None:
                 practice.start_chapters({"answer_pages": answer_pages(handbook, numbers)})
 
+            def publish(numbers: dict[str, int]) -> None:
+                # The EPUB, the deck and the cards name these pages: they start now, not after the assembly.
+                ctx.publish(PAGES_FILE, dumps_pages(handbook, answer_pages(handbook, numbers)).encode("utf-8"))
+
             book_pages, front_pages = book.build(
-                with_index=bool(frame["tag_index"]), right_hand=True, extra={}, on_numbers=start_practice
+                with_index=bool(frame["tag_index"]), right_hand=True, extra={}, on_numbers=start_practice,
+                on_final=publish,
             )
             # The practice edition's contents list the same chapters and questions (and groups): the same
             # length, or else one more front matter layout finds out.

@@ -94,14 +94,7 @@ def assemble(
         if back is not None:
             for name, (index, x, y) in back.anchors.items():
                 anchors.setdefault(name, (plan.back + index, x, y))
-        for page in book.pages:
-            for annotation in page.obj.get("/Annots", ()):
-                dest = annotation.get("/Dest")
-                if isinstance(dest, pikepdf.String):
-                    target = anchors.get(str(dest).removeprefix(REF_PREFIX))
-                    if target is not None:
-                        index, x, y = target
-                        annotation.Dest = pikepdf.Array([book.pages[index].obj, pikepdf.Name.XYZ, x, y, 0])
+        _point_links(book, anchors)
 
         with book.open_outline() as outline:
             chapter_item: pikepdf.OutlineItem | None = None
@@ -114,10 +107,41 @@ def assemble(
                     else:
                         chapter_item.children.append(item)
 
-        book.docinfo = book.make_indirect(pikepdf.Dictionary(dict(front_pdf.docinfo.items())))
-        if "/Lang" in front_pdf.Root:
-            book.Root.Lang = pikepdf.String(str(front_pdf.Root.Lang))
-        # The first /ID half names the document (stable across rebuilds), the second its bytes.
-        book.trailer.ID = pikepdf.Array([pikepdf.String(identifier.encode("ascii"))] * 2)
-        with destination.open("wb") as out:  # not book.save(path), which writes a temporary file of its own
-            book.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+        _save(book, front_pdf, identifier, destination)
+
+
+def concatenate(parts: Sequence[Part], identifier: str, destination: Path) -> None:
+    """One PDF of the parts' pages in order (the printable cards, laid out a few sheets a part), links
+    pointing at pages, the first part's metadata."""
+    book = pikepdf.Pdf.new()
+    anchors: dict[str, tuple[int, float, float]] = {}
+    with contextlib.ExitStack() as opened:
+        pdfs = [opened.enter_context(pikepdf.Pdf.open(part.path)) for part in parts]
+        for part, pdf in zip(parts, pdfs, strict=True):
+            for name, (index, x, y) in part.anchors.items():
+                anchors.setdefault(name, (len(book.pages) + index, x, y))
+            book.pages.extend(pdf.pages)
+        _point_links(book, anchors)
+        _save(book, pdfs[0], identifier, destination)
+
+
+def _point_links(book: pikepdf.Pdf, anchors: dict[str, tuple[int, float, float]]) -> None:
+    """Every link to a named destination (an anchor of some part) points at its page and place."""
+    for page in book.pages:
+        for annotation in page.obj.get("/Annots", ()):
+            dest = annotation.get("/Dest")
+            if isinstance(dest, pikepdf.String):
+                target = anchors.get(str(dest).removeprefix(REF_PREFIX))
+                if target is not None:
+                    index, x, y = target
+                    annotation.Dest = pikepdf.Array([book.pages[index].obj, pikepdf.Name.XYZ, x, y, 0])
+
+
+def _save(book: pikepdf.Pdf, first: pikepdf.Pdf, identifier: str, destination: Path) -> None:
+    book.docinfo = book.make_indirect(pikepdf.Dictionary(dict(first.docinfo.items())))
+    if "/Lang" in first.Root:
+        book.Root.Lang = pikepdf.String(str(first.Root.Lang))
+    # The first /ID half names the document (stable across rebuilds), the second its bytes.
+    book.trailer.ID = pikepdf.Array([pikepdf.String(identifier.encode("ascii"))] * 2)
+    with destination.open("wb") as out:  # not book.save(path), which writes a temporary file of its own
+        book.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cache import Cache, key
 from ..context import Context
 from ..fonts import ensure_fonts
 from ..formulas import math_hook
@@ -24,8 +26,11 @@ from ..model import Block, Chapter, Code, Handbook, Math, MathBlock, Paragraph, 
 from ..pages import PAGES_FILE, read_pages
 from ..render import Hooks, environment, question_anchor
 from ..selection import select
-from .frame import tool_folder
-from .images import fetcher, image_sources
+from .assembly import concatenate
+from .edition import assets_key
+from .engine import Engine, layout_key
+from .frame import parts_folder, tool_folder
+from .images import image_sources
 from .weasylog import weasyprint_diagnostics
 
 CARDS_NAME = "handbook-cards.pdf"
@@ -33,6 +38,7 @@ TEMPLATE = "pdf/cards.html.j2"
 STYLESHEET = TEMPLATES / "pdf" / "cards.css"
 
 COLUMNS, ROWS = 2, 4
+SHEETS_PER_PART = 8  # 16 pages, 64 cards: a part of the layout work, one per worker task
 SHEET_MARGIN = 10.0  # mm around the grid of cards: room for the cut marks and the printer's own margin
 MARK_LENGTH = 5.0  # mm of each cut mark, in the margin only, so no mark crosses a card
 # Portrait paper sizes, width × height in mm (the sizes handbook.toml accepts).
@@ -80,7 +86,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     """Write ``handbook-cards.pdf`` for the questions ``--chapter``/``--tag`` choose (all by default)."""
     selection = select(handbook, ctx.options.chapters, ctx.options.tags)
     words = labels(handbook.meta.language)
-    pages = read_pages(ctx.options.out_dir / PAGES_FILE, handbook)
+    pages = read_pages(ctx.read(PAGES_FILE), handbook)
     width, height = PAPER.get(handbook.meta.page.size, PAPER["A4"])
     boxes = card_boxes(width, height)
     capacity = boxes[0].width * boxes[0].height / _A4_CARD_AREA
@@ -94,39 +100,50 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     with contextlib.ExitStack() as stack:
         fonts = ensure_fonts(tool_folder(stack, ctx.options.cache_dir, "fonts"), progress=ctx.progress)
         images, image_folders = image_sources(handbook, ctx, stack)
-        # What file: URLs may read besides the content folder (pipeline/resources.py).
-        roots = tuple(dict.fromkeys(str(p) for p in (*(f.path.parent for f in fonts.faces), *image_folders)))
         hooks = Hooks(
             math=math_hook(handbook, ctx, "svg"),
             image_src=lambda target: images[target],
             question_href=lambda qid: f"#{question_anchor(qid)}",
         )
         env = environment(hooks, language=handbook.meta.language)
-        html = env.get_template(TEMPLATE).render(
-            meta=handbook.meta, sides=sides, marks=cut_marks(width, height), paper=(width, height),
+        template = env.get_template(TEMPLATE)
+        engine = Engine(
+            workers=ctx.workers,
+            cache=Cache(ctx.options.cache_dir),
+            parts=parts_folder(stack, ctx.options.cache_dir),
+            base_key=layout_key(fonts),
+            base_url=handbook.root.resolve().as_uri() + "/",
+            asset_root=str(handbook.root.resolve()),
+            # What file: URLs may read besides the content folder (pipeline/resources.py).
+            file_roots=tuple(dict.fromkeys(str(p) for p in (*(f.path.parent for f in fonts.faces), *image_folders))),
+            part_css="\n".join([fonts.css(), STYLESHEET.read_text(encoding="utf-8")]),
+            stamp_css="",
         )
-        css = "\n".join([fonts.css(), STYLESHEET.read_text(encoding="utf-8")])
+        # A few sheets a part: laid out side by side on the workers, and after an edit only the part
+        # with the edited card is laid out again (each sheet has its own page: parts share no layout).
+        step = 2 * SHEETS_PER_PART
+        marks = cut_marks(width, height)
+        jobs = [
+            engine.job(
+                template.render(meta=handbook.meta, sides=chunk, marks=marks, paper=(width, height)),
+                _identifier(handbook),
+                inputs=key(*(assets_key(handbook, card.chapter) for side in chunk for card, _ in side.cards)),
+            )
+            for chunk in (sides[i:i + step] for i in range(0, len(sides), step))
+        ]
         ctx.progress(f"cards: {len(cards)} cards on {len(sides) // 2} sheets")
-        with weasyprint_diagnostics(handbook, ctx):
-            data = _lay_out(html, css, handbook, roots)
-        if len(ctx.report.errors) > errors:
+        with weasyprint_diagnostics(handbook, ctx) as records:
+            parts = engine.run(jobs)
+            for part in parts:
+                records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
+        if len(ctx.report.errors) > errors or not parts:
             return []
-    return [ctx.writer.write_bytes(ctx.options.out_dir / CARDS_NAME, data)]
-
-
-def _lay_out(html: str, css: str, handbook: Handbook, file_roots: tuple[str, ...]) -> bytes:
-    """The cards' PDF, laid out in this process (one short document: no part cache, no workers)."""
-    import weasyprint
-    from weasyprint.text.fonts import FontConfiguration
-
-    root = handbook.root.resolve()
-    fonts = FontConfiguration()
-    stylesheet = weasyprint.CSS(string=css, base_url=root.as_uri() + "/", font_config=fonts)
-    url_fetcher = fetcher(str(root), file_roots)
-    document = weasyprint.HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=url_fetcher).render(
-        stylesheets=[stylesheet], font_config=fonts
-    )
-    return bytes(document.write_pdf(pdf_identifier=_identifier(handbook).encode("ascii")))
+        staged = ctx.writer.stage(ctx.options.out_dir / CARDS_NAME)
+        try:
+            concatenate(parts, _identifier(handbook), staged.temporary)
+            return [staged.commit()]
+        finally:
+            staged.discard()
 
 
 def card_boxes(width: float, height: float) -> list[Box]:

@@ -78,6 +78,7 @@ class Edition:
         extra: dict[str, Any],
         front_pages: int | None = None,
         on_numbers: Callable[[dict[str, int]], None] = lambda numbers: None,
+        on_final: Callable[[dict[str, int]], None] = lambda numbers: None,
     ) -> tuple[dict[str, int], int]:
         """Write the edition's PDF to its destination; returns the page number of every question and the
         front matter's page count.
@@ -87,6 +88,7 @@ class Edition:
         out with unknown page numbers beside the chapters to learn it.
         ``on_numbers`` hears the page numbers as soon as they are known, once the front matter, the tag
         index and the stamps are started: the practice edition's chapters, which print them, follow.
+        ``on_final`` hears them once they are settled, before the stamps and the assembly are done.
         """
         handbook = self.handbook
         engine = self.engine
@@ -139,6 +141,7 @@ class Edition:
             # A cross-reference printed a page number that moved: lay those chapters out again.
             self.ctx.progress(f"pdf: laying out the {self.name}'s chapters again (page numbers of references moved)")
         assert front_pages is not None
+        on_final(numbers)
         back_part = back.result() if back is not None else None
         plan = make_plan(front_pages, counts, back_part.pages if back_part else 0, right_hand=right_hand)
         stamp_parts = [future.result() for future in stamps]

@@ -5,18 +5,12 @@ file beside its cache entry and return only what the assembly needs to know abou
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import ctypes
 import functools
 import hashlib
 import logging
-import multiprocessing
-import os
 import shutil
-import signal
-import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +19,7 @@ from typing import Any
 from .. import system
 from ..cache import Cache, key, write_atomically
 from ..fonts import FontSet
+from ..workers import Workers
 from .images import fetcher
 from .weasylog import NOTDEF_MESSAGE, capture, message_of
 
@@ -68,8 +63,9 @@ def lay_out(job: Job, destination: str) -> Part:
     from weasyprint.text.fonts import FontConfiguration
 
     url_fetcher = fetcher(job.asset_root, job.file_roots)
-    if job.css not in _STYLES:
-        if len(_STYLES) >= 4:  # one build uses two stylesheets; a long-lived process sees more
+    styles = _STYLES.get(job.css)
+    if styles is None:
+        if len(_STYLES) >= 4:  # one build uses three stylesheets; a long-lived process sees more
             _STYLES.clear()
         font_config = FontConfiguration()
         # What parsing the stylesheet logs is kept with it: every part laid out with it reports it, in
@@ -78,8 +74,8 @@ def lay_out(job: Job, destination: str) -> Part:
             stylesheet = weasyprint.CSS(
                 string=job.css, base_url=job.base_url, font_config=font_config, url_fetcher=url_fetcher
             )
-        _STYLES[job.css] = (font_config, stylesheet, tuple(_portable(r) for r in css_logged))
-    font_config, stylesheet, css_records = _STYLES[job.css]
+        styles = _STYLES[job.css] = (font_config, stylesheet, tuple(_portable(r) for r in css_logged))
+    font_config, stylesheet, css_records = styles
     with capture() as logged:
         document = weasyprint.HTML(string=job.html, base_url=job.base_url, url_fetcher=url_fetcher).render(
             stylesheets=[stylesheet], font_config=font_config
@@ -122,42 +118,6 @@ def _portable(record: logging.LogRecord) -> tuple[str, tuple[str, ...]]:
     return message, ()
 
 
-def watch_parent(parent: int) -> None:
-    """A worker's initializer: die with the build. Ctrl-C is the build's to handle (it kills the workers);
-    when the build itself is killed (``kill -9``), Linux sends this process SIGKILL, and elsewhere a
-    thread notices within half a second that its parent is gone."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the build died before the request above took effect
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-@contextlib.contextmanager
-def _workers_ignore_sigint() -> Iterator[None]:
-    """Workers started in this block ignore SIGINT from their first instruction: an ignored signal stays
-    ignored across exec, and Python then installs no KeyboardInterrupt handler (a blocked signal mask
-    is not inherited by spawned workers). A Ctrl-C that arrives in these few milliseconds is lost."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, handler)
-
-
 def file_sha256(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
@@ -194,7 +154,7 @@ class Engine:
     def __init__(
         self,
         *,
-        jobs: int,
+        workers: Workers,
         cache: Cache,
         parts: Path,
         base_key: str,
@@ -204,7 +164,8 @@ class Engine:
         part_css: str,
         stamp_css: str,
     ) -> None:
-        self.jobs = jobs
+        self.workers = workers
+        workers.at_close(_STYLES.clear)  # with one job, parts leave their fonts in this process
         self.cache = cache
         self.parts = parts  # where the parts' PDFs are written: beside their cache entries, or a scratch folder
         self.base_key = base_key
@@ -214,7 +175,6 @@ class Engine:
         self.part_css = part_css
         self.stamp_css = stamp_css
         self._laid_out: set[str] = set()  # entries laid out (not taken from the cache) in this build
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._started: dict[str, concurrent.futures.Future[Part]] = {}
 
     def job(self, html: str, identifier: str, *, stamps: bool = False, inputs: str = "") -> Job:
@@ -293,48 +253,7 @@ class Engine:
     def _start(self, job: Job) -> concurrent.futures.Future[Part]:
         entry = self._entry(job)
         self._laid_out.add(entry)
-        destination = str(self._pdf_path(entry))
-        if self.jobs == 1:
-            future: concurrent.futures.Future[Part] = concurrent.futures.Future()
-            future.set_result(lay_out(job, destination))
-            return future
-        # Ctrl-C reaches the whole process group: a worker still starting would print a KeyboardInterrupt
-        # traceback. Workers ignore it; the build kills them (close).
-        with _workers_ignore_sigint():
-            if self._pool is None:
-                # spawn: fresh workers, not copies of this process and everything it holds (peak memory).
-                context = multiprocessing.get_context("spawn")
-                self._pool = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=self.jobs, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
-                )
-            return self._pool.submit(lay_out, job, destination)
-
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
-        self.close(abort=exc_type is not None)
-
-    def close(self, *, abort: bool = False) -> None:
-        """Let the workers go: after the last part, or at once (``abort``: an error, Ctrl-C), when they
-        are killed rather than left to finish parts nobody will assemble."""
-        # Parts laid out in this process (one job) left their font configuration here; WeasyPrint's
-        # cleanup of it fails noisily if it waits for the interpreter's shutdown.
-        _STYLES.clear()
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if abort:
-            # ProcessPoolExecutor has no public way to stop a running task before Python 3.14.
-            workers = list(getattr(pool, "_processes", {}).values())
-            for worker in workers:
-                with contextlib.suppress(OSError, AttributeError, ValueError):
-                    worker.kill()
-            # Waiting is quick once the workers are dead (the pool's thread finds it broken), and leaves no
-            # thread for the interpreter's exit to wake through a pipe it may have closed (Python 3.11).
-            pool.shutdown(wait=True, cancel_futures=True)
-            return
-        pool.shutdown(cancel_futures=True)
+        return self.workers.submit(lay_out, job, str(self._pdf_path(entry)))
 
     def _cached(self, entry: str) -> Part | None:
         record = self.cache.get_record("pdf-parts", entry)

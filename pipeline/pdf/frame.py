@@ -109,6 +109,14 @@ def tool_folder(stack: contextlib.ExitStack, cache_dir: Path | None, name: str) 
     return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"handbook-{name}-")))
 
 
+def parts_folder(stack: contextlib.ExitStack, cache_dir: Path | None) -> Path:
+    """Where laid-out parts' PDFs go: beside their cache entries, or with ``--no-cache`` a temporary
+    folder removed after the build."""
+    if cache_dir is not None:
+        return cache_dir / "pdf-parts"
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="handbook-parts-")))
+
+
 def page_ref_css(words: Labels) -> str:
     """The page number a cross-reference prints after its text, in the handbook's language."""
     before, after = _css_string(words["page_ref_before"]), _css_string(words["page_ref_after"])

@@ -47,12 +47,13 @@ def capture() -> Iterator[list[logging.LogRecord]]:
 def weasyprint_diagnostics(handbook: Handbook, ctx: Context) -> Iterator[list[logging.LogRecord]]:
     """Turn what WeasyPrint logs into diagnostics: a character without a glyph is an error (a box
     in print), anything else WeasyPrint warns about is a warning. Worker processes' records are added
-    to the list this yields."""
-    with capture() as records:
-        try:
-            yield records
-        finally:
-            _report_records(records, handbook, ctx)
+    to the list this yields: every layout runs on the build's workers (with one job, a thread of this
+    process that other renderers share), so the records come with the parts, not from this process's log."""
+    records: list[logging.LogRecord] = []
+    try:
+        yield records
+    finally:
+        _report_records(records, handbook, ctx)
 
 
 def message_of(record: logging.LogRecord) -> str:
