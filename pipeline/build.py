@@ -212,6 +212,8 @@ class _Schedule:
             for file in renderer.reads_back:
                 if any(file in RENDERERS[p].files for p in _producers(name, self.names)):
                     self.read_back.wait(file)
+            if not renderer.uses_workers and any(RENDERERS[n].uses_workers for n in self.names):
+                self.workers.fed.wait()  # the layouts first: this Python work would hold them up
             if self.stopped.is_set():
                 raise Cancelled()
             context = replace(self.context, report=Report(), writer=self.context.writer.view(lambda: self._gate(name)))
@@ -223,6 +225,8 @@ class _Schedule:
             self._ok[name] = False
         finally:
             self.read_back.release(renderer.files)
+            if renderer.uses_workers:
+                self.workers.fed.set()  # it gave up before handing work over, or has finished
             self._done[name].set()
 
     def _make(self, name: str, context: Context) -> tuple[list[Path], tuple[Diagnostic, ...]]:

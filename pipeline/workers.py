@@ -34,6 +34,9 @@ class Workers:
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
         self.stopped = threading.Event()
+        # Set once the outputs that lay out have handed over all the work they know of (the chapters):
+        # the build's own Python work (the HTML, the deck) waits for it rather than delay the workers'.
+        self.fed = threading.Event()
         self._lock = threading.Lock()
         self._pool: concurrent.futures.Executor | None = None
         self._at_close: list[Callable[[], None]] = []

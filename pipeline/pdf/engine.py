@@ -208,6 +208,7 @@ class Engine:
             future = self._start(jobs[index])
             future.add_done_callback(functools.partial(self._store, entry))
             futures[index] = self._started[entry] = future
+        self.workers.fed.set()
         return [future for future in futures if future is not None]
 
     def forget_finished(self) -> None:
