@@ -34,7 +34,7 @@ def math_hook(handbook: Handbook, ctx: Context, fmt: Literal["svg", "mathml"]) -
     located = list(located_math(handbook))
     formulas = {Formula(tex=node.tex, display=is_display(node)) for _, node in located}
     cache_dir = ctx.options.cache_dir
-    engine = MathEngine(cache_dir=cache_dir)
+    engine = MathEngine(cache_dir=cache_dir, jobs=ctx.options.jobs)
     ctx.progress(f"math: {len(formulas)} formulas ({fmt})")
     rendered = engine.render(sorted(formulas, key=lambda f: (f.tex, f.display)), fmt) if formulas else {}
 

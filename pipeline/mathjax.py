@@ -8,6 +8,7 @@ in a wheel: pipeline/locations.py), pinned by ``package-lock.json``. Node.js is 
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import shutil
@@ -30,6 +31,7 @@ SCRIPT = MATHJAX_SCRIPT
 # MathJax needs ~3 ms a formula after a ~0.2 s start; these limits only catch a hung process.
 _TIMEOUT_BASE_S = 60.0
 _TIMEOUT_PER_FORMULA_S = 0.1
+_SPLIT_AT = 100  # formulas per Node process at least, when a batch is split
 
 
 class MathEngineError(ToolError):
@@ -59,12 +61,17 @@ class Rendered:
 class MathEngine:
     """Renders batches of formulas; only formulas missing from the cache reach Node."""
 
-    def __init__(self, *, cache_dir: Path | None, node: str | None = None, project_root: Path = PROJECT_ROOT) -> None:
+    def __init__(
+        self, *, cache_dir: Path | None, node: str | None = None, project_root: Path = PROJECT_ROOT, jobs: int = 1
+    ) -> None:
         """
         :param cache_dir: build cache root; results go under ``cache_dir / "math"``. None disables caching.
         :param node: the Node.js executable, a name looked up on PATH or a path; None: the Node.js wheel's.
         :param project_root: the folder holding ``node_modules`` with ``mathjax-full``.
+        :param jobs: Node processes run side by side on a large batch (each formula's markup is the same
+            in any batch: the cache relies on that too).
         """
+        self._jobs = jobs
         self._cache_dir = cache_dir / "math" if cache_dir is not None else None
         self._node = node
         self._node_modules = project_root.resolve() / "node_modules"  # Node runs in the caller's cwd
@@ -94,7 +101,13 @@ class MathEngine:
             else:
                 results[formula] = hit
         if missing:
-            for formula, rendered in zip(missing, self._run_node(missing, fmt), strict=True):
+            # A Node process costs ~0.3 s to start: split only batches worth it.
+            count = max(1, min(self._jobs, len(missing) // _SPLIT_AT))
+            batches = [missing[i::count] for i in range(count)]
+            with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+                answers = list(pool.map(lambda batch: self._run_node(batch, fmt), batches))
+            rendered_all = [answers[i % count][i // count] for i in range(len(missing))]
+            for formula, rendered in zip(missing, rendered_all, strict=True):
                 results[formula] = rendered
                 if cache is not None:
                     cache.store(formula, rendered)

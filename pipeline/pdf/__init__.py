@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 

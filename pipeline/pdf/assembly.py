@@ -56,7 +56,7 @@ def assemble(
     front: Part,
     chapter_parts: Sequence[Part],
     back: Part | None,
-    stamps: Sequence[Part],
+    stamps: Sequence[Sequence[Part]],
     identifier: str,
     destination: Path,
 ) -> None:
@@ -82,11 +82,11 @@ def assemble(
         overlay = Stamper(book)
         for (start, part), stamp in zip(placed, stamps, strict=True):
             source = front_pdf if part is front else open_pdf(part)
-            stamp_pdf = open_pdf(stamp)
+            stamp_pages = [page for chunk in stamp for page in open_pdf(chunk).pages]
             while len(book.pages) in blanks:
                 book.add_blank_page(page_size=size)
             assert len(book.pages) == start
-            for page, stamp_page in zip(source.pages, stamp_pdf.pages, strict=True):
+            for page, stamp_page in zip(source.pages, stamp_pages, strict=True):
                 book.pages.append(page)
                 overlay(book.pages[-1], stamp_page)
 

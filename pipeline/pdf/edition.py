@@ -28,6 +28,7 @@ PART_TEMPLATE = "pdf/part.html.j2"
 STAMP_TEMPLATE = "pdf/stamps.html.j2"
 # Rounds of laying out chapters again when the page numbers their cross-references print moved.
 _MAX_ROUNDS = 4
+_STAMP_PAGES = 64  # pages of stamps a job at most
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,11 +116,12 @@ class Edition:
                 found = {name: where[0] + 1 for name, where in edition_anchors(plan, chapter_parts).items()}
                 if with_index:
                     found["tag-index"] = plan.back + 1
+                on_numbers(found)  # first: the practice edition's chapters are the longest work left
                 self.ctx.progress(f"pdf: laying out the {self.name}'s front matter, index and page stamps")
                 front = self._front(found, extra, with_index=with_index)
                 back = engine.submit([self._back_job(found, extra)])[0] if with_index else None
-                stamps = engine.submit(self._stamp_jobs(plan, chapter_parts)[:-1])
-                on_numbers(found)
+                stamp_groups = self._stamp_jobs(plan, chapter_parts)[:-1]
+                stamps = _regroup(engine.submit([job for group in stamp_groups for job in group]), stamp_groups)
                 stable = front.result().pages == front_pages
                 front_pages = front.result().pages
                 if stable:
@@ -144,13 +146,13 @@ class Edition:
         on_final(numbers)
         back_part = back.result() if back is not None else None
         plan = make_plan(front_pages, counts, back_part.pages if back_part else 0, right_hand=right_hand)
-        stamp_parts = [future.result() for future in stamps]
+        stamp_parts = [[future.result() for future in group] for group in stamps]
         if back_part is not None:
-            stamp_parts += engine.run(self._stamp_jobs(plan, chapter_parts, back_part)[-1:])
+            stamp_parts += [engine.run(group) for group in self._stamp_jobs(plan, chapter_parts, back_part)[-1:]]
         front_part = front.result()
         for part in [front_part, *chapter_parts, *([back_part] if back_part else [])]:
             self.records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
-        parts = [front_part, *chapter_parts, *([back_part] if back_part else []), *stamp_parts]
+        parts = [front_part, *chapter_parts, *([back_part] if back_part else []), *(p for g in stamp_parts for p in g)]
         assembled = key(engine.base_key, self._identifier(), repr(plan), *(fingerprint(p) for p in parts))
         if engine.reuse_assembled(assembled, self.destination):
             self.ctx.progress(f"pdf: the {self.name} ({plan.total} pages) is made of unchanged parts: from the cache")
@@ -218,9 +220,10 @@ class Edition:
         )
         return self.engine.job(html, self._identifier("back"))
 
-    def _stamp_jobs(self, plan: Plan, chapter_parts: Sequence[Part], back: Part | None = None) -> list[Job]:
-        """Running heads and page numbers, one job per part: the front matter, each chapter, the index
-        (a placeholder page while its length is unknown)."""
+    def _stamp_jobs(self, plan: Plan, chapter_parts: Sequence[Part], back: Part | None = None) -> list[list[Job]]:
+        """Running heads and page numbers, jobs for each part: the front matter, each chapter, the index
+        (a placeholder page while its length is unknown); a long part's in several jobs (the practice
+        edition is one part of hundreds of pages), so that every worker can take some."""
         book_title = self.handbook.meta.title
         front_pages = plan.chapters[0] if plan.chapters else plan.back
         front_pages -= sum(1 for blank in plan.blanks if blank < front_pages)
@@ -245,7 +248,10 @@ class Edition:
             runs.append(run)
         template = self.env.get_template(STAMP_TEMPLATE)
         return [
-            self.engine.job(template.render(**self.frame, stamps=run), self._identifier("stamps"), stamps=True)
+            [
+                self.engine.job(template.render(**self.frame, stamps=chunk), self._identifier("stamps"), stamps=True)
+                for chunk in (run[i:i + _STAMP_PAGES] for i in range(0, len(run), _STAMP_PAGES))
+            ]
             for run in runs
         ]
 
@@ -253,6 +259,17 @@ class Edition:
         # A stable first /ID half per edition: the same document across rebuilds, as the PDF spec asks.
         name = f"{self.handbook.meta.id}/{self.name}" + (f"/{part}" if part else "")
         return hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+def _regroup(
+    futures: Sequence[concurrent.futures.Future[Part]], groups: Sequence[Sequence[Job]]
+) -> list[list[concurrent.futures.Future[Part]]]:
+    """Futures submitted as one list, cut back into the groups their jobs came in."""
+    found, start = [], 0
+    for group in groups:
+        found.append(list(futures[start:start + len(group)]))
+        start += len(group)
+    return found
 
 
 def _page_titles(group: tuple[Chapter, ...], part: Part) -> list[str]:
