@@ -130,8 +130,8 @@ def _build(
                 on_diagnostic(diagnostic)
             if any(d.is_error for d in found) or (strict and found):
                 raise ContentError(found)
-    except BaseException:
-        schedule.stop()
+    except BaseException as exc:
+        schedule.stop(interrupted=isinstance(exc, KeyboardInterrupt))
         raise
     finally:
         schedule.close()
@@ -173,6 +173,7 @@ class _Schedule:
         self._results: dict[str, tuple[list[Path], tuple[Diagnostic, ...]]] = {}
         self._errors: dict[str, BaseException] = {}
         self._threads: list[threading.Thread] = []
+        self._interrupted = False
 
     def start(self) -> None:
         if not self.names:
@@ -192,16 +193,18 @@ class _Schedule:
             raise self._errors[name]
         return self._results[name]
 
-    def stop(self) -> None:
+    def stop(self, *, interrupted: bool = False) -> None:
         """An error or Ctrl-C: nothing more starts or commits; the workers are killed at once."""
         self.stopped.set()
+        self._interrupted = interrupted
         self.workers.close(abort=True)
 
     def close(self) -> None:
         self.workers.close(abort=self.stopped.is_set())
         for thread in self._threads:
-            # A renderer busy in Python finishes its step, then stops at its gate; not waited for forever.
-            thread.join(timeout=None if not self.stopped.is_set() else 5)
+            # A renderer busy in Python finishes its step, then stops at its gate (and removes what it
+            # staged); after Ctrl-C it is not waited for long: the next build sweeps what it leaves.
+            thread.join(timeout=2 if self._interrupted else None)
 
     def _run(self, name: str) -> None:
         renderer = RENDERERS[name]

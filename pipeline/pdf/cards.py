@@ -134,6 +134,8 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         ctx.progress(f"cards: {len(cards)} cards on {len(sides) // 2} sheets")
         with weasyprint_diagnostics(handbook, ctx) as records:
             parts = engine.run(jobs)
+            fresh = sum(engine.was_laid_out(job) for job in jobs)
+            ctx.progress(f"cards: {fresh} of {len(jobs)} parts laid out, the rest from the cache")
             for part in parts:
                 records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
         if len(ctx.report.errors) > errors or not parts:
