@@ -91,11 +91,13 @@ class Workers:
             self.stopped.set()
         with self._lock:
             pool, self._pool = self._pool, None
+        for cleanup in self._at_close:
+            if isinstance(pool, concurrent.futures.ThreadPoolExecutor):
+                pool.submit(cleanup)
+            else:
+                cleanup()
         if pool is None:
             return
-        if isinstance(pool, concurrent.futures.ThreadPoolExecutor):
-            for cleanup in self._at_close:
-                pool.submit(cleanup)
         if abort and isinstance(pool, concurrent.futures.ProcessPoolExecutor):
             # ProcessPoolExecutor has no public way to stop a running task before Python 3.14.
             for worker in list(getattr(pool, "_processes", {}).values()):
