@@ -15,15 +15,17 @@ from .context import Context, Options, Progress, Renderer, Writer
 from .diagnostics import ContentError, Diagnostic, HandbookError, Report
 from .model import Handbook
 from .outputs import CachedOutput, OutputRecord
-from .parser import load_handbook
 from .writers import RENDERERS
 
 __all__ = ["Options", "OutputError", "build", "read"]
 
 
-def read(content: Path) -> tuple[Handbook, tuple[Diagnostic, ...]]:
-    """Read and validate the content folder (raises ContentError on errors)."""
-    return load_handbook(content)
+def read(content: Path, cache_dir: Path | None = None) -> tuple[Handbook, tuple[Diagnostic, ...]]:
+    """Read and validate the content folder (raises ContentError on errors); each file's reading is
+    stored in ``cache_dir``."""
+    from .parser import load_handbook  # here: a build with every output from the cache never reads
+
+    return load_handbook(content, Cache(cache_dir))
 
 
 def build(
@@ -81,7 +83,7 @@ def _build(
     cached = {name: record.load(name) for name in wanted} if record else {}
     renders = frozenset(name for name in wanted if cached.get(name) is None)
     context = Context(options=options, report=Report(), progress=progress, writer=writer, renders=renders)
-    reading = _Reading(content, on_diagnostic, strict)
+    reading = _Reading(content, options.cache_dir, on_diagnostic, strict)
     if renders:
         # Read and validate everything, options included, before the first output is written (a cached
         # output restored first would otherwise replace a file of a build that then fails).
@@ -218,8 +220,11 @@ class _Reading:
     """The handbook, read at most once per build and only when some output is rendered; its warnings
     are reported once, whether they come from reading or from a cached output's record."""
 
-    def __init__(self, content: Path, show: Callable[[Diagnostic], None], strict: bool) -> None:
+    def __init__(
+        self, content: Path, cache_dir: Path | None, show: Callable[[Diagnostic], None], strict: bool
+    ) -> None:
         self.content = content
+        self.cache_dir = cache_dir
         self._show = show
         self.strict = strict
         self._handbook: Handbook | None = None
@@ -233,7 +238,7 @@ class _Reading:
     def handbook(self) -> Handbook:
         if self._handbook is None:
             try:
-                self._handbook, warnings = read(self.content)
+                self._handbook, warnings = read(self.content, self.cache_dir)
             except ContentError as exc:
                 self.show(exc.diagnostics)
                 raise
