@@ -150,22 +150,23 @@ class Cache:
         if limit is None:
             limit = _limit_from_environment()
         recent = time.time_ns() - _GRACE_NS
-        files: list[tuple[int, int, Path]] = []
+        files: list[tuple[int, int, str]] = []
         for namespace in self.folder.iterdir():
             if namespace.is_dir() and namespace.name not in _KEPT and not namespace.is_symlink():
-                # os.walk, not Path.rglob: a no-op build walks thousands of entries, and rglob costs
-                # several times as much per entry. It does not follow symlinked folders either.
+                # os.walk and string paths, not Path.rglob: every build (a no-op too) walks thousands of
+                # entries, and Path objects cost several times as much per entry. No symlinked folder is
+                # followed either.
                 for folder, _, names in os.walk(namespace):
                     for name in names:
-                        path = Path(folder, name)
+                        path = os.path.join(folder, name)
                         try:
-                            status = path.lstat()
+                            status = os.lstat(path)
                         except OSError:
                             continue
                         if not stat.S_ISREG(status.st_mode):
                             continue
                         if name.startswith(".") and name.endswith(".tmp") and status.st_mtime_ns < recent:
-                            path.unlink(missing_ok=True)  # what write_atomically left when a build was killed
+                            Path(path).unlink(missing_ok=True)  # what write_atomically left when a build was killed
                             continue
                         files.append((status.st_mtime_ns, status.st_size, path))
         total = sum(size for _, size, _ in files)
@@ -173,7 +174,7 @@ class Cache:
         for used, size, path in sorted(files):
             if total - removed <= limit or used > recent:
                 break
-            path.unlink(missing_ok=True)
+            Path(path).unlink(missing_ok=True)
             removed += size
         return removed
 
