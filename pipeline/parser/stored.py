@@ -64,7 +64,7 @@ class StoredReading:
         stored = self._load(entry)
         if stored is not None:
             ids, found = stored
-            if (ids is None or isinstance(ids, ChapterIds)) and _is_diagnostics(found):
+            if isinstance(ids, ChapterIds | None) and _is_diagnostics(found):
                 report.extend(found)
                 return ScanResult(path=path, entry=entry, ids=ids, scanned=None)
         own = Report()
@@ -89,10 +89,9 @@ class StoredReading:
         stored = self._load(entry)
         if stored is not None:
             chapter, found, images = stored
-            if (chapter is None or isinstance(chapter, Chapter)) and _is_diagnostics(found):
-                if self._same_images(images):
-                    report.extend(found)
-                    return chapter
+            if isinstance(chapter, Chapter | None) and _is_diagnostics(found) and self._same_images(images):
+                report.extend(found)
+                return chapter
         scanned = scan.scanned
         if scanned is None:  # the scan came from the cache: scan again for the tree, its diagnostics known
             scanned = scan_chapter(scan.path, self.root, Report())
