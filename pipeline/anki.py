@@ -54,12 +54,12 @@ from .model import (
     descendants,
     walk_question,
 )
+from .output_names import DECK_FILE as DECK_FILE
 from .pages import PAGES_FILE, read_pages
 from .render import Hooks, environment, pygments_css, question_anchor
 from .resources import read_asset
 from .selection import Selected, select
 
-DECK_FILE = "handbook.apkg"
 FIELDS = ("Question", "Answer", "Chapter", "Tags shown", "Source")
 CLOZE_FIELDS = ("Text", "Question", "Back Extra", "Chapter", "Tags shown", "Source")
 CODE_STYLE_DAY = "default"

@@ -17,16 +17,18 @@ from .context import Context, Options, Progress, ReadBack, Renderer, Writer
 from .diagnostics import ContentError, Diagnostic, HandbookError, Report
 from .model import Handbook
 from .outputs import CachedOutput, OutputRecord
-from .parser import load_handbook
 from .workers import Cancelled, Workers
 from .writers import RENDERERS
 
 __all__ = ["Options", "OutputError", "build", "read"]
 
 
-def read(content: Path) -> tuple[Handbook, tuple[Diagnostic, ...]]:
-    """Read and validate the content folder (raises ContentError on errors)."""
-    return load_handbook(content)
+def read(content: Path, cache_dir: Path | None = None) -> tuple[Handbook, tuple[Diagnostic, ...]]:
+    """Read and validate the content folder (raises ContentError on errors); each file's reading is
+    stored in ``cache_dir``."""
+    from .parser import load_handbook  # here: a build with every output from the cache never reads
+
+    return load_handbook(content, Cache(cache_dir))
 
 
 def build(
@@ -93,7 +95,7 @@ def _build(
         elif record is not None:  # the read-back files as the cached outputs before it will restore them
             cached[name] = record.load(name, record.reader([hit for p in producers if (hit := cached[p])]))
     renders = frozenset(name for name in wanted if name in later or cached.get(name) is None)
-    reading = _Reading(content, on_diagnostic, strict)
+    reading = _Reading(content, options.cache_dir, on_diagnostic, strict)
     if renders:
         # Read and validate everything, options included, before the first output is written (a cached
         # output restored first would otherwise replace a file of a build that then fails).
@@ -178,6 +180,8 @@ class _Schedule:
     def start(self) -> None:
         if not self.names:
             return
+        for name in self.names:
+            RENDERERS[name].load()
         if self.workers.jobs > 1 and any(RENDERERS[name].uses_workers for name in self.names):
             self.workers.start()  # from this (main) thread: they then ignore Ctrl-C
         for name in self.names:
@@ -363,8 +367,11 @@ class _Reading:
     """The handbook, read at most once per build and only when some output is rendered; its warnings
     are reported once, whether they come from reading or from a cached output's record."""
 
-    def __init__(self, content: Path, show: Callable[[Diagnostic], None], strict: bool) -> None:
+    def __init__(
+        self, content: Path, cache_dir: Path | None, show: Callable[[Diagnostic], None], strict: bool
+    ) -> None:
         self.content = content
+        self.cache_dir = cache_dir
         self._show = show
         self.strict = strict
         self._handbook: Handbook | None = None
@@ -378,7 +385,7 @@ class _Reading:
     def handbook(self) -> Handbook:
         if self._handbook is None:
             try:
-                self._handbook, warnings = read(self.content)
+                self._handbook, warnings = read(self.content, self.cache_dir)
             except ContentError as exc:
                 self.show(exc.diagnostics)
                 raise

@@ -150,26 +150,31 @@ class Cache:
         if limit is None:
             limit = _limit_from_environment()
         recent = time.time_ns() - _GRACE_NS
-        files: list[tuple[int, int, Path]] = []
+        files: list[tuple[int, int, str]] = []
         for namespace in self.folder.iterdir():
             if namespace.is_dir() and namespace.name not in _KEPT and not namespace.is_symlink():
-                for path in namespace.rglob("*"):
-                    try:
-                        status = path.lstat()
-                    except OSError:
-                        continue
-                    if not stat.S_ISREG(status.st_mode):
-                        continue
-                    if path.name.startswith(".") and path.name.endswith(".tmp") and status.st_mtime_ns < recent:
-                        path.unlink(missing_ok=True)  # what write_atomically left when a build was killed
-                        continue
-                    files.append((status.st_mtime_ns, status.st_size, path))
+                # os.walk and string paths, not Path.rglob: every build (a no-op too) walks thousands of
+                # entries, and Path objects cost several times as much per entry. No symlinked folder is
+                # followed either.
+                for folder, _, names in os.walk(namespace):
+                    for name in names:
+                        path = os.path.join(folder, name)
+                        try:
+                            status = os.lstat(path)
+                        except OSError:
+                            continue
+                        if not stat.S_ISREG(status.st_mode):
+                            continue
+                        if name.startswith(".") and name.endswith(".tmp") and status.st_mtime_ns < recent:
+                            Path(path).unlink(missing_ok=True)  # what write_atomically left when a build was killed
+                            continue
+                        files.append((status.st_mtime_ns, status.st_size, path))
         total = sum(size for _, size, _ in files)
         removed = 0
         for used, size, path in sorted(files):
             if total - removed <= limit or used > recent:
                 break
-            path.unlink(missing_ok=True)
+            Path(path).unlink(missing_ok=True)
             removed += size
         return removed
 
@@ -207,6 +212,50 @@ class Cache:
     def _path(self, namespace: str, entry: str) -> Path:
         assert self.folder is not None
         return self.folder / namespace / entry[:2] / entry
+
+
+class FileDigests:
+    """The sha256 of files, remembered with the status each file had when it was hashed (size,
+    modification time, inode, change time), as git's index does: a file whose status is the same holds
+    the same bytes and is not read again (outputs.OnDisk trusts file status the same way). A file
+    changed in the last seconds is hashed again next time: its status could repeat within the clock's
+    granularity after a second edit.
+
+    One record per folder (the content folder) in the cache; with ``Cache(None)`` every file is read.
+    """
+
+    def __init__(self, cache: Cache, folder: Path) -> None:
+        self.cache = cache
+        self.entry = key("file-digests", str(folder.resolve()))
+        record = cache.get_record("file-digests", self.entry)
+        known = record[0].get("files") if record else None
+        self.files: dict[str, list[Any]] = dict(known) if isinstance(known, dict) else {}
+        self._changed = False
+
+    def digest(self, path: Path) -> str | None:
+        """The hex sha256 of ``path``'s bytes (symlinks followed); None when it cannot be read."""
+        name = str(path)
+        try:
+            status = path.stat()
+            old = self.files.get(name)
+            now = [status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns]
+            if isinstance(old, list) and len(old) == 5 and old[:4] == now and isinstance(old[4], str):
+                return old[4]
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        if status.st_ctime_ns < time.time_ns() - _SETTLED_NS:
+            self.files[name] = [*now, digest]
+            self._changed = True
+        return digest
+
+    def save(self) -> None:
+        if self._changed:
+            self.cache.put_record("file-digests", self.entry, {"files": self.files})
+            self._changed = False
+
+
+_SETTLED_NS = 2 * 10**9
 
 
 def _limit_from_environment() -> int:

@@ -12,17 +12,12 @@ from pathlib import Path
 
 import click
 
-from .build import build
 from .context import Options
 from .diagnostics import ContentError, Diagnostic, HandbookError
-from .dist import bundle
-from .importers import import_wethinkin
-from .locations import TEMPLATES
-from .parser import load_handbook
-from .serve import serve
-from .stats import COUNTS, handbook_stats
-from .validate import validate
 from .writers import FORMATS
+
+# Each command imports what it runs when it runs: a build that has nothing to do loads no parser, no
+# renderer, no importer (the whole run then takes a fraction of a second).
 
 CONTENT_OPTION = click.option(
     "--content", type=click.Path(path_type=Path, file_okay=False), default=Path("content"),
@@ -117,6 +112,8 @@ def build_command(
     fetch_remote: bool, jobs: int | None, chapters: tuple[str, ...], tags: tuple[str, ...], quiet: bool,
 ) -> None:
     """Build FORMATS (pdf, html, epub, anki, or all) from the content folder."""
+    from .build import build
+
     wanted = FORMATS if "all" in formats else tuple(dict.fromkeys(formats))
     options = Options(
         out_dir=out, cache_dir=None if no_cache else cache_dir, source_date_epoch=_source_date_epoch(),
@@ -145,6 +142,8 @@ def build_command(
 @click.option("--no-cache", is_flag=True, help="Check every formula again, without the formula cache.")
 def check_command(content: Path, strict: bool, cache_dir: Path, no_cache: bool) -> None:
     """Validate the content folder without building anything: everything a build would reject."""
+    from .validate import validate
+
     try:
         diagnostics = validate(content, cache_dir=None if no_cache else cache_dir)
     except HandbookError as exc:  # Node or MathJax missing: the formulas cannot be checked
@@ -165,6 +164,9 @@ def check_command(content: Path, strict: bool, cache_dir: Path, no_cache: bool) 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def stats_command(content: Path, as_json: bool) -> None:
     """Per chapter and per question: answer length and counts of code, math, tables and images."""
+    from .parser import load_handbook
+    from .stats import COUNTS, handbook_stats
+
     try:
         handbook, _ = load_handbook(content)
     except ContentError as exc:
@@ -203,6 +205,8 @@ def import_group() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary, no warnings.")
 def import_wethinkin_command(src: Path, out: Path, quiet: bool) -> None:
     """Import a checkout of 《三年面试五年模拟》 (WeThinkIn) from SRC into a content folder."""
+    from .importers import import_wethinkin
+
     try:
         summary = import_wethinkin(src, out)
     except HandbookError as exc:
@@ -223,6 +227,8 @@ def import_wethinkin_command(src: Path, out: Path, quiet: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet: bool) -> None:
     """Build every format and zip them with a README into handbook-<version>.zip."""
+    from .dist import bundle
+
     options = Options(out_dir=out, cache_dir=cache_dir, source_date_epoch=_source_date_epoch(),
                       jobs=os.cpu_count() or 1)
 
@@ -249,6 +255,10 @@ def dist_command(content: Path, out: Path, strict: bool, cache_dir: Path, quiet:
 @CACHE_OPTION
 def serve_command(content: Path, port: int, out: Path, cache_dir: Path) -> None:
     """Serve the HTML copy on 127.0.0.1, rebuilt and reloaded when the content or templates change."""
+    from .build import build
+    from .locations import TEMPLATES
+    from .serve import serve
+
     options = Options(out_dir=out, cache_dir=cache_dir, source_date_epoch=_source_date_epoch())
 
     def one_build() -> object:

@@ -159,6 +159,7 @@ class Renderer:
     :param uses_selection: whether ``--chapter``/``--tag`` shape this output (part of its cache key).
     :param after: outputs whose handoff this one takes: it starts once they have finished.
     :param uses_workers: whether it lays out on the build's workers (they are started early for it).
+    :param load: imports what ``render`` needs (the build calls it before renderers run side by side).
     """
 
     render: Render
@@ -170,6 +171,7 @@ class Renderer:
     uses_selection: bool = False
     after: tuple[str, ...] = ()
     uses_workers: bool = False
+    load: Callable[[], object] = lambda: None
 
 
 class Writer:

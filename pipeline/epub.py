@@ -20,10 +20,11 @@ from . import html
 from .archive import build_time, zip_bytes
 from .context import Context
 from .model import Handbook
+from .output_names import EPUB_NAME
 from .pages import PAGES_FILE, read_pages
 from .render import environment, question_anchor
 
-OUTPUT_NAME = "handbook.epub"
+OUTPUT_NAME = EPUB_NAME
 PACKAGE_DIR = PurePosixPath("EPUB")
 PACKAGE_DOCUMENT = "package.opf"
 NCX = "toc.ncx"

@@ -49,11 +49,12 @@ from .model import (
     Strong,
     Text,
 )
+from .output_names import HTML_DIR
 from .render import Hooks, environment, pygments_css, question_anchor
 from .resources import read_asset
 from .webfonts import WebFont
 
-OUTPUT_DIR = "html"
+OUTPUT_DIR = HTML_DIR
 TITLE_PAGE = "index.xhtml"
 CONTENTS_PAGE = "nav.xhtml"  # also the EPUB navigation document, hence the name
 STYLESHEET = "handbook.css"

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .cache import Cache, file_key, key, tool_key
+from .cache import Cache, FileDigests, key, tool_key
 from .context import Options, Renderer, Writer
 from .diagnostics import Diagnostic, Severity
 
 
-def content_key(content: Path, *, with_times: bool) -> str:
-    """A key over every file of the content folder (hidden ones aside); with their modification times
-    too when the build date comes from them (no SOURCE_DATE_EPOCH)."""
+def content_key(content: Path, digests: FileDigests, *, with_times: bool) -> str:
+    """A key over every file of the content folder (hidden ones aside: their paths and the sha256 of
+    their bytes, remembered by file status in ``digests``); with their modification times too when the
+    build date comes from them (no SOURCE_DATE_EPOCH)."""
     files: list[Path] = []
     # os.walk does not follow symlinked folders: a symlink loop in the content folder ends nothing here
     # (the parser reports it where it is used; a file it may read lies inside the folder anyway).
@@ -30,13 +31,17 @@ def content_key(content: Path, *, with_times: bool) -> str:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files += [Path(folder, n) for n in names if not n.startswith(".") and Path(folder, n).is_file()]
     files.sort()
+    parts = []
+    for path in files:
+        parts += [path.relative_to(content).as_posix(), digests.digest(path) or "\0missing"]
     times = []
     for path in files if with_times else ():
         try:
             times.append(str(path.stat().st_mtime_ns))
         except OSError:
             times.append("gone")
-    return key(file_key(files, content), *times)
+    digests.save()
+    return key(*parts, *times)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,13 +228,14 @@ class OutputRecord:
         # Remote images are whatever the network answers: such builds are never cached whole.
         if options.cache_dir is None or options.fetch_remote or not content.is_dir():
             return None
+        cache = Cache(options.cache_dir)
         base = key(
             tool_key(),
-            content_key(content, with_times=options.source_date_epoch is None),
+            content_key(content, FileDigests(cache, content), with_times=options.source_date_epoch is None),
             repr(options.source_date_epoch),
         )
         selection = repr((options.chapters, options.tags))
-        return cls(OutputCache(Cache(options.cache_dir)), base, options.out_dir, renderers, selection)
+        return cls(OutputCache(cache), base, options.out_dir, renderers, selection)
 
     def key(self, name: str, read: Callable[[str], bytes | None] | None = None) -> str:
         """``read``: the read-back files' bytes as this build knows them (published before they are

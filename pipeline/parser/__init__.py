@@ -13,13 +13,14 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+from ..cache import Cache
 from ..config import read_metadata
 from ..diagnostics import ContentError, Diagnostic, Report
 from ..model import CheckSettings, Handbook
 from ..resources import inside, real_path
-from .chapter import ChapterBuilder
 from .markdown import markdown_parser
-from .scan import check_ids, read_source, scan_chapter
+from .scan import check_ids, read_source
+from .stored import StoredReading, ids_key
 
 __all__ = ["chapter_files", "check", "load_handbook", "markdown_parser", "read_source"]
 
@@ -58,10 +59,12 @@ def _chapter_file_problem(path: Path, root: Path) -> str | None:
     return None
 
 
-def load_handbook(root: Path) -> tuple[Handbook, tuple[Diagnostic, ...]]:
+def load_handbook(root: Path, cache: Cache | None = None) -> tuple[Handbook, tuple[Diagnostic, ...]]:
     """Read and validate a whole content folder.
 
     :param root: the content folder (holds ``handbook.toml`` and the chapter files).
+    :param cache: where each file's reading is stored (``parser/stored.py``): a file unchanged since
+        a build read it is not parsed again. The handbook and the diagnostics are the same either way.
     :returns: the handbook and the warnings found while reading it.
     :raises ContentError: when the content has errors; it carries every diagnostic.
     """
@@ -79,16 +82,18 @@ def load_handbook(root: Path) -> tuple[Handbook, tuple[Diagnostic, ...]]:
     if not files:
         report.error(root, None, "no chapter files (*.md) in the content folder")
 
-    scans = [scan_chapter(path, root, report) for path in files]
-    valid = [s for s in scans if s is not None]
-    question_ids = check_ids(valid, report)
+    stored = StoredReading(cache or Cache(None), root)
+    scans = [stored.scan(path, report) for path in files]
+    valid = [s for s in scans if s.ids is not None]
+    question_ids = check_ids([s.ids for s in valid if s.ids is not None], report)
 
     chapters = []
-    for number, scanned in enumerate(valid, start=1):
-        builder = ChapterBuilder(scanned, root, question_ids, report, meta.check if meta else CheckSettings())
-        chapter = builder.chapter(number)
+    table = ids_key(question_ids)
+    for number, scan in enumerate(valid, start=1):
+        chapter = stored.chapter(scan, number, question_ids, table, meta.check if meta else CheckSettings(), report)
         if chapter is not None:
             chapters.append(chapter)
+    stored.save()
 
     if report.errors or meta is None:
         raise ContentError(report.items)

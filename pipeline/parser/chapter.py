@@ -73,6 +73,8 @@ class ChapterBuilder:
         self.question_ids = question_ids
         self.report = report
         self.footnote_defs = self._footnote_definitions()
+        # Each image file accepted: (the path as written, joined to the chapter's folder; where it resolved).
+        self.images_read: list[tuple[Path, Path]] = []
 
     def chapter(self, number: int) -> Chapter | None:
         scan = self.scan
@@ -341,8 +343,9 @@ class ChapterBuilder:
         if not relative.parts:
             self.error(line, "image without a location")
             return None
+        written = self.scan.path.parent / relative
         try:
-            resolved = real_path(self.scan.path.parent / relative)
+            resolved = real_path(written)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 self.error(line, f"image path is a symlink loop: {src!r}")
@@ -362,6 +365,7 @@ class ChapterBuilder:
             return None
         if not alt.strip() and self.check.alt_text:
             self.warn(line, f"image {src!r} has no alt text")
+        self.images_read.append((written, resolved))
         return Image(alt=alt, target=Asset(path=PurePosixPath(inside.as_posix())), title=title, line=line)
 
     def _footnote_definitions(self) -> dict[int, list[SyntaxTreeNode]]:

@@ -37,6 +37,15 @@ class QuestionHead:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChapterIds:
+    """What pass 2 of every other file needs from a chapter file: its ids, with their lines."""
+
+    rel: PurePosixPath
+    chapter_id: str
+    questions: tuple[tuple[str, int], ...]  # (question id, line)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScannedChapter:
     path: Path
     rel: PurePosixPath
@@ -44,6 +53,11 @@ class ScannedChapter:
     tree: SyntaxTreeNode
     front: dict[str, str]
     questions: tuple[QuestionHead, ...]
+
+    def ids(self) -> ChapterIds:
+        return ChapterIds(
+            rel=self.rel, chapter_id=self.front["id"], questions=tuple((h.id, h.line) for h in self.questions)
+        )
 
 
 def read_source(path: Path, rel: PurePosixPath | str, report: Report) -> str | None:
@@ -319,20 +333,20 @@ def _text_node(content: str) -> SyntaxTreeNode:
     token = Token("text", "", 0, content=content)
     return SyntaxTreeNode([token]).children[0]
 
-def check_ids(scans: Sequence[ScannedChapter], report: Report) -> dict[str, PurePosixPath]:
+def check_ids(scans: Sequence[ChapterIds], report: Report) -> dict[str, PurePosixPath]:
     """Report duplicate chapter and question ids; return every question id with its file."""
     chapters: dict[str, PurePosixPath] = {}
     questions: dict[str, tuple[PurePosixPath, int]] = {}
     for scan in scans:
-        cid = scan.front["id"]
+        cid = scan.chapter_id
         if cid in chapters:
             report.error(scan.rel, 1, f"duplicate chapter id {cid!r} (also in {chapters[cid]})")
         else:
             chapters[cid] = scan.rel
-        for head in scan.questions:
-            if head.id in questions:
-                where, line = questions[head.id]
-                report.error(scan.rel, head.line, f"duplicate question id {head.id!r} (also at {where}:{line})")
+        for qid, qline in scan.questions:
+            if qid in questions:
+                where, line = questions[qid]
+                report.error(scan.rel, qline, f"duplicate question id {qid!r} (also at {where}:{line})")
             else:
-                questions[head.id] = (scan.rel, head.line)
+                questions[qid] = (scan.rel, qline)
     return {qid: where for qid, (where, _) in questions.items()}

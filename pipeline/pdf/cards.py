@@ -23,6 +23,7 @@ from ..formulas import math_hook
 from ..labels import difficulty, labels
 from ..locations import TEMPLATES
 from ..model import Block, Chapter, Code, Handbook, Math, MathBlock, Paragraph, Question, Text, descendants, text_length
+from ..output_names import CARDS_NAME as CARDS_NAME
 from ..pages import PAGES_FILE, read_pages
 from ..render import Hooks, environment, question_anchor
 from ..selection import select
@@ -33,7 +34,6 @@ from .frame import parts_folder, tool_folder
 from .images import image_sources
 from .weasylog import weasyprint_diagnostics
 
-CARDS_NAME = "handbook-cards.pdf"
 TEMPLATE = "pdf/cards.html.j2"
 STYLESHEET = TEMPLATES / "pdf" / "cards.css"
 

@@ -16,9 +16,10 @@ from ..context import Context, Options
 from ..labels import Labels
 from ..locations import TEMPLATES
 from ..model import Chapter, Handbook, Question, text_length
+from ..output_names import PDF_NAME
+from ..output_names import PRACTICE_NAME as PRACTICE_NAME
 
-OUTPUT_NAME = "handbook.pdf"
-PRACTICE_NAME = "handbook-practice.pdf"
+OUTPUT_NAME = PDF_NAME
 
 # A light Pygments style: colored tokens on a pale background print well in color and in grey.
 CODE_STYLE = "friendly"
