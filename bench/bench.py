@@ -108,8 +108,10 @@ def run(command: list[str], *, env: dict[str, str] | None = None) -> Run:
     """A child process, its progress lines (stderr, ``· …``) timed as they arrive."""
     start = time.monotonic()
     marks: list[tuple[str, float]] = [("· start", start)]
+    # Python's default, bytecode written and reused, whatever this shell says: a no-op is mostly imports.
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     child = subprocess.Popen(
-        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})}
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**inherited, **(env or {})}
     )
     sampler = TreeRSS(child.pid)
     assert child.stderr is not None

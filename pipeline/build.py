@@ -62,6 +62,7 @@ def build(
         is written.
     """
     wanted = [name for name in RENDERERS if name in set(formats)]
+    stored = Cache.stored
     with OutputFolder.claim(options.out_dir, [RENDERERS[name] for name in wanted]) as folder:
         try:
             written = _build(content, wanted, options, folder.writer, progress, on_diagnostic, strict)
@@ -69,7 +70,7 @@ def build(
                 written += finish(written, folder.writer)
         except OSError as exc:  # the output folder, the cache or a tool's files: the environment
             raise OutputError(_os_message(exc)) from None
-    if options.cache_dir is not None:
+    if options.cache_dir is not None and Cache.stored > stored:  # a no-op adds nothing to prune
         try:
             Cache(options.cache_dir).prune()
         except OSError as exc:  # the outputs are written; a cache that cannot be pruned is not a failure

@@ -103,6 +103,9 @@ class Cache:
     """Entries under ``folder/<namespace>/``; with ``folder=None`` every lookup misses and nothing is
     written (``--no-cache``)."""
 
+    # Bytes this process has put into any cache: a build that stored nothing (a no-op) need not prune.
+    stored = 0
+
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
 
@@ -190,6 +193,7 @@ class Cache:
         # A cache that cannot take an entry (full, read-only, a folder in the way) is only slower.
         with contextlib.suppress(OSError):
             write_atomically(self._path(namespace, entry), fill)
+            Cache.stored += len(payload)
 
     def get_record(self, namespace: str, entry: str) -> tuple[dict[str, Any], bytes] | None:
         """A JSON header with a binary body (see ``put_record``); None on a miss or damage."""
