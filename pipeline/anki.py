@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import io
 import itertools
 import json
 import sqlite3
@@ -91,10 +90,11 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     state_path = ctx.options.out_dir / STATE_FILE
     previous = Stamps.load(state_path, handbook.meta.id, ctx.report)
     note_type = _note_type_content(handbook, env)
+    templates = _template_paths()
     stamps = previous.updated(
         handbook,
-        note_type=(_digest([note_type.digest, note_type.cloze_digest]), _base_time(ctx.options, _template_paths())),
-        notes={n.key: (n.digest, _base_time(ctx.options, n.inputs)) for n in notes},
+        note_type=(_digest([note_type.digest, note_type.cloze_digest]), _base_time(ctx.options, templates)),
+        notes={n.key: (n.digest, _base_time(ctx.options, (*n.inputs, *templates))) for n in notes},
     )
     gone = previous.newly_removed(handbook)
     if gone:
@@ -103,11 +103,16 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             f"them there (in the browser, search \"Source:<id> ·*\"): {', '.join(gone)}"
         )
 
-    data = package(handbook, notes, note_type, stamps, media)
-    clozes = sum(1 for n in notes if n.cloze)
-    ctx.progress(f"anki: {len(notes) - clozes} notes and {clozes} cloze notes in {len({n.deck_name for n in notes})} "
-                 f"decks, {len(media)} media files")
-    deck = ctx.writer.write_bytes(ctx.options.out_dir / DECK_FILE, data)
+    # Zipped straight into the output's temporary file: the deck is mostly images (~80 MB on the corpus).
+    staged = ctx.writer.stage(ctx.options.out_dir / DECK_FILE)
+    try:
+        package(handbook, notes, note_type, stamps, media, staged.temporary)
+        clozes = sum(1 for n in notes if n.cloze)
+        ctx.progress(f"anki: {len(notes) - clozes} notes and {clozes} cloze notes in "
+                     f"{len({n.deck_name for n in notes})} decks, {len(media)} media files")
+        deck = staged.commit()
+    finally:
+        staged.discard()
     state = ctx.writer.write_text(state_path, stamps.dumps())
     return [deck, state]
 
@@ -191,7 +196,7 @@ class NoteContent:
     deck_description: str
     position: int
     media: tuple[str, ...]
-    inputs: tuple[Path, ...]  # the files the note was made from, for dating it when no state exists
+    inputs: tuple[Path, ...]  # its source and images (the templates aside), for dating it when no state exists
 
     @property
     def key(self) -> str:
@@ -252,7 +257,7 @@ def _note_contents(
         deck_description=str(escape(chapter.description)),
         position=position,
         media=tuple(sorted({media[a].name for a in assets if a in media})),
-        inputs=(handbook.root / question.source.path, *(handbook.root / a.path for a in assets), *_template_paths()),
+        inputs=(handbook.root / question.source.path, *(handbook.root / a.path for a in assets)),
     )
     if cloze_fields is None:
         return [basic]
@@ -518,10 +523,10 @@ class _Note(genanki.Note):  # type: ignore[misc]
 
 def package(
     handbook: Handbook, notes: Sequence[NoteContent], note_type: NoteTypeContent, stamps: Stamps,
-    media: Mapping[Asset, MediaFile],
-) -> bytes:
-    """The ``.apkg`` bytes: a collection with our note type, a deck per chapter under one handbook deck,
-    and the media; identical input gives identical bytes."""
+    media: Mapping[Asset, MediaFile], target: Path,
+) -> None:
+    """Write the ``.apkg`` to ``target``: a collection with our note type, a deck per chapter under one
+    handbook deck, and the media; identical input gives identical bytes."""
     assert stamps.note_type is not None
     model = genanki.Model(
         model_id=handbook.meta.anki.model_id,
@@ -573,13 +578,11 @@ def package(
 
     used = sorted({m for n in notes for m in n.media})
     by_name = {m.name: m for m in media.values()}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         _add(archive, "collection.anki2", collection)
         _add(archive, "media", json.dumps({str(i): name for i, name in enumerate(used)}).encode())
         for index, name in enumerate(used):
             _add(archive, str(index), by_name[name].data, compress_type(name))
-    return buffer.getvalue()
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, method: int = zipfile.ZIP_DEFLATED) -> None:
