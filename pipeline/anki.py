@@ -9,6 +9,10 @@ Two things decide whether a re-import updates a user's note or duplicates it, an
   own time, kept in a small state file next to the deck: the time stays put while the note's content is
   unchanged and moves forward — past the previous time, never back — when it changes.
   See ``Stamps``.
+
+Rendering the notes' fields is most of the deck's time, so each chapter's fields are cached under a key
+over everything they are made from (``_fields_key``); the stamps and the package are made from all notes
+every build, so a deck made with cached fields has the bytes of one made without.
 """
 
 from __future__ import annotations
