@@ -9,13 +9,17 @@ Two things decide whether a re-import updates a user's note or duplicates it, an
   own time, kept in a small state file next to the deck: the time stays put while the note's content is
   unchanged and moves forward — past the previous time, never back — when it changes.
   See ``Stamps``.
+
+Rendering the notes' fields is most of the deck's time, so each chapter's fields are cached under a key
+over everything they are made from (``_fields_key``); the stamps and the package are made from all notes
+every build, so a deck made with cached fields has the bytes of one made without.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
-import io
 import itertools
 import json
 import sqlite3
@@ -32,7 +36,8 @@ from markupsafe import Markup, escape
 from .anki_state import STATE_FILE as STATE_FILE
 from .anki_state import Stamps
 from .archive import compress_type
-from .context import Context, Options
+from .cache import Cache, key, tool_key
+from .context import Context, Options, Progress
 from .diagnostics import Report
 from .html import chapter_file
 from .labels import Labels, labels
@@ -69,32 +74,31 @@ _TEMPLATE_DIR = TEMPLATES / "anki"
 _TEMPLATE_FILES = ("anki/*", "partials/*")
 # Zip entries get one fixed date: the archive must not change when nothing else did.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# The cache's namespace for each chapter's note fields (rendering them is most of the deck's time).
+_FIELDS_CACHE = "anki-fields"
 
 
 def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     """Write ``handbook.apkg`` (all questions, or the subset chosen by ``--chapter``/``--tag``) and the
     state file that keeps note times growing across builds."""
     selection = select(handbook, ctx.options.chapters, ctx.options.tags)
+    assets = {q.id: question_assets(c, q) for _, c, q in selection}
     errors = len(ctx.report.errors)
-    media = media_files(handbook, selection, ctx.report)
+    media = media_files(handbook, assets, ctx.report)
     if len(ctx.report.errors) > errors:
         return []  # the build stops on the reported errors; the previous deck stays as it was
     env = _environment(media, handbook.meta.language)
-    fields = env.get_template("anki/fields.html.j2").module
     pages = read_pages(ctx.read(PAGES_FILE), handbook)
-    notes = [
-        note
-        for position, chapter, question in selection
-        for note in _note_contents(handbook, chapter, question, position, media, fields=fields, pages=pages)
-    ]
+    notes = _notes(handbook, selection, assets, media, env, pages, Cache(ctx.options.cache_dir), ctx.progress)
 
     state_path = ctx.options.out_dir / STATE_FILE
     previous = Stamps.load(state_path, handbook.meta.id, ctx.report)
     note_type = _note_type_content(handbook, env)
+    templates = _template_paths()
     stamps = previous.updated(
         handbook,
-        note_type=(_digest([note_type.digest, note_type.cloze_digest]), _base_time(ctx.options, _template_paths())),
-        notes={n.key: (n.digest, _base_time(ctx.options, n.inputs)) for n in notes},
+        note_type=(_digest([note_type.digest, note_type.cloze_digest]), _base_time(ctx.options, templates)),
+        notes={n.key: (n.digest, _base_time(ctx.options, (*n.inputs, *templates))) for n in notes},
     )
     gone = previous.newly_removed(handbook)
     if gone:
@@ -103,16 +107,18 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             f"them there (in the browser, search \"Source:<id> ·*\"): {', '.join(gone)}"
         )
 
-    data = package(handbook, notes, note_type, stamps, media)
-    clozes = sum(1 for n in notes if n.cloze)
-    ctx.progress(f"anki: {len(notes) - clozes} notes and {clozes} cloze notes in {len({n.deck_name for n in notes})} "
-                 f"decks, {len(media)} media files")
-    deck = ctx.writer.write_bytes(ctx.options.out_dir / DECK_FILE, data)
+    # Zipped straight into the output's temporary file: the deck is mostly images (~80 MB on the corpus).
+    staged = ctx.writer.stage(ctx.options.out_dir / DECK_FILE)
+    try:
+        package(handbook, notes, note_type, stamps, media, staged.temporary)
+        clozes = sum(1 for n in notes if n.cloze)
+        ctx.progress(f"anki: {len(notes) - clozes} notes and {clozes} cloze notes in "
+                     f"{len({n.deck_name for n in notes})} decks, {len(media)} media files")
+        deck = staged.commit()
+    finally:
+        staged.discard()
     state = ctx.writer.write_text(state_path, stamps.dumps())
     return [deck, state]
-
-
-# --- which questions --------------------------------------------------------------------------------
 
 
 # --- media ------------------------------------------------------------------------------------------
@@ -131,10 +137,13 @@ def media_name(data: bytes, suffix: str) -> str:
     return f"{hashlib.sha256(data).hexdigest()[:20]}{suffix.lower()}"
 
 
-def media_files(handbook: Handbook, selection: Sequence[Selected], report: Report) -> dict[Asset, MediaFile]:
-    """The images the selected questions show, keyed by asset; unreadable ones are reported and left out."""
+def media_files(
+    handbook: Handbook, assets: Mapping[str, Sequence[Asset]], report: Report,
+) -> dict[Asset, MediaFile]:
+    """The images the selected questions show (``assets``: by question id), keyed by asset; unreadable
+    ones are reported and left out."""
     found: dict[Asset, MediaFile] = {}
-    for asset in sorted({a for _, c, q in selection for a in question_assets(c, q)}, key=lambda a: a.path):
+    for asset in sorted({a for shown in assets.values() for a in shown}, key=lambda a: a.path):
         path = handbook.root / asset.path
         try:
             data = read_asset(handbook, asset)
@@ -191,7 +200,7 @@ class NoteContent:
     deck_description: str
     position: int
     media: tuple[str, ...]
-    inputs: tuple[Path, ...]  # the files the note was made from, for dating it when no state exists
+    inputs: tuple[Path, ...]  # its source and images (the templates aside), for dating it when no state exists
 
     @property
     def key(self) -> str:
@@ -203,12 +212,15 @@ class NoteContent:
         return _digest([self.guid, list(self.fields), sorted(self.tags)])
 
 
-def _note_contents(
-    handbook: Handbook, chapter: Chapter, question: Question, position: int,
-    media: Mapping[Asset, MediaFile], *, fields: Any, pages: Mapping[str, int],
-) -> list[NoteContent]:
-    """The question's basic note, and its cloze note when its answer marks clozes."""
-    assets = question_assets(chapter, question)
+# A note's fields (the Question's and, with clozes, the Cloze note's); the Cloze note's are None without.
+NoteFields = tuple[list[str], list[str] | None]
+
+
+def _note_fields(
+    handbook: Handbook, chapter: Chapter, question: Question, fields: Any, pages: Mapping[str, int],
+) -> NoteFields:
+    """The fields of the question's basic note, and of its cloze note when its answer marks clozes:
+    the rendering, which is what takes the time (see ``_fields_key``)."""
     source = fields.source_field(question, source_href(handbook, chapter, question), pages.get(question.id, 0))
     values = (
         fields.question_field(question),
@@ -217,22 +229,10 @@ def _note_contents(
         fields.tags_field(question),
         source,
     )
-    basic = NoteContent(
-        question_id=question.id,
-        cloze=False,
-        guid=note_guid(handbook.meta.id, question.id),
-        fields=tuple(str(v).strip() for v in values),
-        tags=note_tags(handbook, chapter, question),
-        deck_name=deck_name(handbook, chapter),
-        deck_id=deck_id(handbook.meta.anki.deck_id, chapter.id),
-        deck_description=str(escape(chapter.description)),
-        position=position,
-        media=tuple(sorted({media[a].name for a in assets if a in media})),
-        inputs=(handbook.root / question.source.path, *(handbook.root / a.path for a in assets), *_template_paths()),
-    )
+    basic = [str(v).strip() for v in values]
     marked = cloze_blocks(question)
     if not marked:
-        return [basic]
+        return basic, None
     cloze_values = (
         fields.cloze_field(question, marked),
         fields.question_field(question),
@@ -241,11 +241,110 @@ def _note_contents(
         fields.tags_field(question),
         source,
     )
+    return basic, [str(v).strip() for v in cloze_values]
+
+
+def _note_contents(
+    handbook: Handbook, chapter: Chapter, question: Question, position: int, assets: Sequence[Asset],
+    media: Mapping[Asset, MediaFile], fields: NoteFields,
+) -> list[NoteContent]:
+    """The question's basic note, and its cloze note when it has cloze ``fields``."""
+    basic_fields, cloze_fields = fields
+    basic = NoteContent(
+        question_id=question.id,
+        cloze=False,
+        guid=note_guid(handbook.meta.id, question.id),
+        fields=tuple(basic_fields),
+        tags=note_tags(handbook, chapter, question),
+        deck_name=deck_name(handbook, chapter),
+        deck_id=deck_id(handbook.meta.anki.deck_id, chapter.id),
+        deck_description=str(escape(chapter.description)),
+        position=position,
+        media=tuple(sorted({media[a].name for a in assets if a in media})),
+        inputs=(handbook.root / question.source.path, *(handbook.root / a.path for a in assets)),
+    )
+    if cloze_fields is None:
+        return [basic]
     cloze = dataclasses.replace(
-        basic, cloze=True, guid=cloze_guid(handbook.meta.id, question.id),
-        fields=tuple(str(v).strip() for v in cloze_values),
+        basic, cloze=True, guid=cloze_guid(handbook.meta.id, question.id), fields=tuple(cloze_fields),
     )
     return [basic, cloze]
+
+
+# --- the fields' cache ------------------------------------------------------------------------------
+
+
+def _notes(
+    handbook: Handbook, selection: Sequence[Selected], assets: Mapping[str, Sequence[Asset]],
+    media: Mapping[Asset, MediaFile], env: Environment, pages: Mapping[str, int], cache: Cache,
+    progress: Progress,
+) -> list[NoteContent]:
+    """The notes of the selected questions, chapter by chapter. A chapter's fields come from the cache
+    when nothing they are made from changed (``_fields_key``), so an edit renders one chapter's."""
+    chapters = _by_chapter(selection)
+    fields = functools.cache(lambda: env.get_template("anki/fields.html.j2").module)  # compiled if needed
+    notes: list[NoteContent] = []
+    rendered = 0
+    for chapter, chosen in chapters:
+        entry = _fields_key(handbook, chapter, [q for _, q in chosen], assets, media, pages)
+        values = _cached_fields(cache, entry, len(chosen))
+        if values is None:
+            values = [_note_fields(handbook, chapter, q, fields(), pages) for _, q in chosen]
+            cache.put_record(_FIELDS_CACHE, entry, {"notes": values})
+            rendered += 1
+        for (position, question), note_fields in zip(chosen, values, strict=True):
+            notes += _note_contents(handbook, chapter, question, position, assets[question.id], media, note_fields)
+    progress(f"anki: note fields of {rendered} of {len(chapters)} chapters rendered, the others from the cache")
+    return notes
+
+
+def _by_chapter(selection: Sequence[Selected]) -> list[tuple[Chapter, list[tuple[int, Question]]]]:
+    """The selected questions grouped by chapter (with their positions), in handbook order."""
+    groups = [list(group) for _, group in itertools.groupby(selection, key=lambda selected: selected[1].id)]
+    return [(group[0][1], [(position, question) for position, _, question in group]) for group in groups]
+
+
+def _fields_key(
+    handbook: Handbook, chapter: Chapter, questions: Sequence[Question], assets: Mapping[str, Sequence[Asset]],
+    media: Mapping[Asset, MediaFile], pages: Mapping[str, int],
+) -> str:
+    """The cache entry of a chapter's note fields: a key over all they are made from. The tool (pipeline
+    code, templates, the interface words, library versions), the handbook's settings (language, ids, the
+    HTML copy's address), the chapter as read (its ``repr`` holds every question, node and source line),
+    which of its questions are chosen, the names of their images (from the images' bytes) and their
+    printed pages."""
+    images = {a.path.as_posix(): media[a].name for q in questions for a in assets[q.id] if a in media}
+    return key(
+        tool_key(),
+        _FIELDS_CACHE,
+        repr(handbook.meta),
+        repr(chapter),
+        json.dumps([q.id for q in questions]),
+        json.dumps(images, sort_keys=True),
+        json.dumps([pages.get(q.id, 0) for q in questions]),
+    )
+
+
+def _cached_fields(cache: Cache, entry: str, count: int) -> list[NoteFields] | None:
+    """The ``count`` notes' fields stored under ``entry``; None on a miss or anything malformed."""
+    record = cache.get_record(_FIELDS_CACHE, entry)
+    if record is None:
+        return None
+    stored = record[0].get("notes")
+    if not isinstance(stored, list) or len(stored) != count:
+        return None
+    values: list[NoteFields] = []
+    for item in stored:
+        if not (isinstance(item, list) and len(item) == 2 and _strings(item[0], len(FIELDS))):
+            return None
+        if item[1] is not None and not _strings(item[1], len(CLOZE_FIELDS)):
+            return None
+        values.append((item[0], item[1]))
+    return values
+
+
+def _strings(value: Any, count: int) -> bool:
+    return isinstance(value, list) and len(value) == count and all(isinstance(v, str) for v in value)
 
 
 def note_guid(handbook_id: str, question_id: str) -> str:
@@ -428,10 +527,10 @@ class _Note(genanki.Note):  # type: ignore[misc]
 
 def package(
     handbook: Handbook, notes: Sequence[NoteContent], note_type: NoteTypeContent, stamps: Stamps,
-    media: Mapping[Asset, MediaFile],
-) -> bytes:
-    """The ``.apkg`` bytes: a collection with our note type, a deck per chapter under one handbook deck,
-    and the media; identical input gives identical bytes."""
+    media: Mapping[Asset, MediaFile], target: Path,
+) -> None:
+    """Write the ``.apkg`` to ``target``: a collection with our note type, a deck per chapter under one
+    handbook deck, and the media; identical input gives identical bytes."""
     assert stamps.note_type is not None
     model = genanki.Model(
         model_id=handbook.meta.anki.model_id,
@@ -483,13 +582,11 @@ def package(
 
     used = sorted({m for n in notes for m in n.media})
     by_name = {m.name: m for m in media.values()}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         _add(archive, "collection.anki2", collection)
         _add(archive, "media", json.dumps({str(i): name for i, name in enumerate(used)}).encode())
         for index, name in enumerate(used):
             _add(archive, str(index), by_name[name].data, compress_type(name))
-    return buffer.getvalue()
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, method: int = zipfile.ZIP_DEFLATED) -> None:
