@@ -181,13 +181,15 @@ class Cache:
             removed += size
         return removed
 
-    def put(self, namespace: str, entry: str, payload: bytes) -> None:
-        """Store ``payload`` atomically (a reader sees the old entry or the new one, never half)."""
+    def put(self, namespace: str, entry: str, payload: bytes, *, digest: bytes | None = None) -> None:
+        """Store ``payload`` atomically (a reader sees the old entry or the new one, never half).
+        ``digest``: its sha256, when the caller has it already (a blob is named after it)."""
         if self.folder is None:
             return
+        checksum = digest if digest is not None else hashlib.sha256(payload).digest()
 
         def fill(handle: BinaryIO) -> None:
-            handle.write(hashlib.sha256(payload).digest())
+            handle.write(checksum)
             handle.write(payload)
 
         # A cache that cannot take an entry (full, read-only, a folder in the way) is only slower.

@@ -123,11 +123,12 @@ class OutputCache:
 
     def _store(self, path: Path) -> str:
         data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+        raw = hashlib.sha256(data).digest()
+        digest = raw.hex()
         # Not read back to check: a damaged blob is found (and removed) when an output is restored
         # from it, and that output is then built and stored again.
         if not self.cache.has("blobs", digest):
-            self.cache.put("blobs", digest, data)
+            self.cache.put("blobs", digest, data, digest=raw)  # the blob's checksum is its name
         return digest
 
 
