@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from . import html
 from .archive import build_time, zip_bytes
+from .cache import Cache, key, tool_key
 from .context import Context
 from .model import Handbook
 from .output_names import EPUB_NAME
@@ -28,6 +29,7 @@ OUTPUT_NAME = EPUB_NAME
 PACKAGE_DIR = PurePosixPath("EPUB")
 PACKAGE_DOCUMENT = "package.opf"
 NCX = "toc.ncx"
+_PROPERTIES = "epub-properties"  # the cache's namespace of pages' manifest properties, and their recipe
 
 # uuid5 namespace of handbook identifiers: the same handbook id gives the same dc:identifier in every
 # version, so reading systems treat a new edition as an update of the book they already hold.
@@ -65,8 +67,21 @@ def modified(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def page_properties(data: bytes) -> str:
-    """The manifest properties a page needs, read from its markup: ``mathml`` and ``svg`` where used."""
+def page_properties(data: bytes, cache: Cache) -> str:
+    """The manifest properties a page needs, read from its markup: ``mathml`` and ``svg`` where used.
+
+    Kept in the cache by the page's bytes: parsing every page again is most of what repacking the book
+    after an edit to one chapter would cost."""
+    entry = key(tool_key(), _PROPERTIES, data)
+    record = cache.get_record(_PROPERTIES, entry)
+    if record is not None and isinstance(record[0].get("properties"), str):
+        return str(record[0]["properties"])
+    found = _read_properties(data)
+    cache.put_record(_PROPERTIES, entry, {"properties": found})
+    return found
+
+
+def _read_properties(data: bytes) -> str:
     root = ET.fromstring(data)
     found = []
     if root.find(f".//{_MATHML}") is not None:
@@ -115,7 +130,7 @@ def package(
             if page.name == html.CONTENTS_PAGE else page
             for page in site.book_pages
         ))
-    items = _manifest(site, ctx)
+    items = _manifest(site, ctx, Cache(ctx.options.cache_dir))
     by_href = {item.href: item for item in items}
     spine = [by_href[page.name].id for page in site.book_pages]
     env = environment(language=handbook.meta.language)
@@ -143,10 +158,10 @@ def package(
     return zip_bytes(entries, when, stored=frozenset({"mimetype"}))
 
 
-def _manifest(site: html.Site, ctx: Context) -> list[ManifestItem]:
+def _manifest(site: html.Site, ctx: Context, cache: Cache) -> list[ManifestItem]:
     items: list[ManifestItem] = []
     for page in site.book_pages:
-        properties = page_properties(page.data)
+        properties = page_properties(page.data, cache)
         if page.name == html.CONTENTS_PAGE:
             properties = " ".join(filter(None, ["nav", properties]))
         items.append(
