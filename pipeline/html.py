@@ -331,9 +331,11 @@ def site(handbook: Handbook, ctx: Context) -> Site:
     templated = 0
     for name, title, template_name, values, editions in plan:
         chapter = values.get("chapter")
+        values_repr = repr(values)
+        answers = sitecache.shown(cache, chapter, values_repr).answers(shapes) if chapter is not None else ""
         entry = sitecache.page_key(
-            name, title, template_name, repr(values), repr(handbook.meta), repr(common), repr(pager(name)),
-            repr(editions), sitecache.hook_answers(chapter, shapes) if chapter is not None else "",
+            name, title, template_name, values_repr, answers, repr(handbook.meta), repr(common), repr(pager(name)),
+            repr(editions),
         )
         datas = store.get(entry, len(editions))
         if datas is None:

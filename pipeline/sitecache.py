@@ -17,14 +17,17 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache as memoize
+from pathlib import PurePosixPath
 from typing import Any
 
 from . import search, webfonts
 from .cache import Cache, key, tool_key
-from .model import Image, Link, Math, MathBlock
+from .formulas import is_display
+from .model import Asset, Chapter, Image, Link, Math, MathBlock
 from .render import Hooks
 
 PAGES = "site-pages"
+SHOWN = "site-shown"
 TEXT = "site-text"
 # Bump when what a key covers changes.
 _RECIPE = "site-1"
@@ -35,22 +38,53 @@ def page_key(*parts: str) -> str:
     return key(tool_key(), _RECIPE, *parts)
 
 
-def hook_answers(value: object, hooks: Hooks) -> str:
-    """What ``hooks`` answer for every node below ``value`` (a chapter): the page shows those answers,
-    which the value's own repr does not hold (a formula's markup, an image's name in the site, the
-    page of a question in another chapter). Every field of every node is visited, so a node the
-    model adds later is not missed."""
-    answers: list[str] = []
-    for node in _nodes(value):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shown:
+    """What in a chapter the hooks answer for: its formulas (TeX, display), the images of its own files
+    and the questions it links to. A function of the chapter alone, so kept by the chapter's repr."""
+
+    formulas: tuple[tuple[str, bool], ...]
+    images: tuple[str, ...]  # the Asset paths
+    questions: tuple[str, ...]
+
+    def answers(self, hooks: Hooks) -> str:
+        """What ``hooks`` answer for each: a page shows them, and its values' repr does not hold them (a
+        formula's markup, an image's name in the site, the page of a question in another chapter)."""
+        return repr((
+            [str(hooks.math(Math(tex=tex, display=display))) for tex, display in self.formulas],
+            [hooks.image_src(Asset(path=PurePosixPath(path))) for path in self.images],
+            [hooks.question_href(qid) for qid in self.questions],
+        ))
+
+
+def shown(cache: Cache, chapter: Chapter, chapter_repr: str) -> Shown:
+    """The chapter's ``Shown``, found by visiting every field of every node (so a node the model adds
+    later is not missed) unless the cache holds it for this ``repr(chapter)``."""
+    entry = key(tool_key(), _RECIPE, chapter_repr)
+    record = cache.get_record(SHOWN, entry)
+    if record is not None:
+        try:
+            header = record[0]
+            return Shown(
+                formulas=tuple((str(tex), bool(display)) for tex, display in header["formulas"]),
+                images=tuple(str(path) for path in header["images"]),
+                questions=tuple(str(qid) for qid in header["questions"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            pass  # damaged: found again below
+    formulas: set[tuple[str, bool]] = set()
+    images: set[str] = set()
+    questions: set[str] = set()
+    for node in _nodes(chapter):
         if isinstance(node, Math | MathBlock):
-            answers.append(str(hooks.math(node)))
-        elif isinstance(node, Image):
-            answers.append(repr(hooks.image_src(node.target)))
+            formulas.add((node.tex, is_display(node)))
+        elif isinstance(node, Image) and isinstance(node.target, Asset):
+            images.add(node.target.path.as_posix())
         elif isinstance(node, Link) and node.question_id:
-            answers.append(hooks.question_href(node.question_id))
-        elif isinstance(node, Link):
-            answers.append(repr(hooks.link_href(node.url)))
-    return repr(answers)
+            questions.add(node.question_id)
+    found = Shown(formulas=tuple(sorted(formulas)), images=tuple(sorted(images)), questions=tuple(sorted(questions)))
+    cache.put_record(SHOWN, entry, {"formulas": found.formulas, "images": found.images, "questions": found.questions})
+    return found
 
 
 def _nodes(value: object) -> Iterator[object]:
