@@ -56,7 +56,7 @@ title: 附加
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The test content, with a fourth chapter and a link from the first to the third, built once with a
-    cache: (content, cache), copied by each test."""
+    cache into ``out`` beside them: (content, cache), copied by each test."""
     root = tmp_path_factory.mktemp("incremental")
     content = write_content(root)
     (content / "04-extra.md").write_text(FOURTH_CHAPTER, encoding="utf-8")
@@ -68,11 +68,13 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def edited(warm: tuple[Path, Path], tmp_path: Path, edit: Edit) -> tuple[dict[str, str], list[str], dict[str, str]]:
-    """Edit a copy of the warm content; build it with a copy of the warm cache, and without any cache."""
+    """Edit a copy of the warm content; build it with a copy of the warm cache over a copy of its outputs,
+    and without any cache."""
     content = tmp_path / "content"
     shutil.copytree(warm[0], content)
     cache = tmp_path / "cache"
     shutil.copytree(warm[1], cache, symlinks=True)
+    shutil.copytree(warm[0].parent / "out", tmp_path / "out")
     edit(content)
     after, progress = run(content, tmp_path / "out", cache)
     cold, _ = run(content, tmp_path / "cold", None)
@@ -88,9 +90,23 @@ def replace(path: Path, old: str, new: str) -> None:
 def test_an_edit_to_one_answer_templates_one_page_with_the_bytes_of_a_build_without_cache(
     warm: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    after, progress, cold = edited(warm, tmp_path, lambda c: replace(c / "02-more.md", "1. 第一", "1. 第一第二"))
+    def edit(content: Path) -> None:
+        replace(content / "02-more.md", "1. 第一", "1. 第一第二")
+        site = tmp_path / "out" / html.OUTPUT_DIR
+        (site / html.STYLESHEET).write_text("/* someone's */", encoding="utf-8")  # in place
+        kept.update({name: (site / name).stat().st_ino for name in ("assets/images/pixel.png", "chapter-more.xhtml")})
+        (site / "cover.png").unlink()
+        (site / "cover.png").symlink_to(site / "assets/images/pixel.png")
+
+    kept: dict[str, int] = {}
+    after, progress, cold = edited(warm, tmp_path, edit)
     assert after == cold
     assert templated(progress) == 1
+    site = tmp_path / "out" / html.OUTPUT_DIR
+    # An unchanged file is the same file (linked into the new folder, not written again); the rest is new.
+    assert (site / "assets/images/pixel.png").stat().st_ino == kept["assets/images/pixel.png"]
+    assert (site / "chapter-more.xhtml").stat().st_ino != kept["chapter-more.xhtml"]
+    assert not (site / "cover.png").is_symlink()
 
 
 def test_a_chapter_title_reaches_the_contents_the_tag_page_and_its_neighbours_pagers(
