@@ -250,7 +250,8 @@ def site(handbook: Handbook, ctx: Context) -> Site:
     """Render every page of the handbook with MathML formulas, in both editions.
 
     Both the HTML folder and the EPUB need this: when a build makes both, the HTML renderer hands its
-    site to the EPUB renderer (``SITE``).
+    site to the EPUB renderer (``SITE``). A page whose inputs did not change is taken from the cache
+    (``sitecache``), and so is what its text gives the fonts and the search index.
     """
     mathjax = math_hook(handbook, ctx, "mathml")
 

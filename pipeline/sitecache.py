@@ -5,9 +5,10 @@ that page again (the fonts are then cut again only when the characters changed: 
 A templated page is keyed by everything it shows: the tool (pipeline code, templates, library
 versions), the page's values (a chapter's whole model, the contents, the tag page), the handbook's
 metadata, the frame's values, the pager's titles and what the hooks answer for the page's nodes
-(formulas' MathML, images' file names, the pages of the questions it links to). Templates see the
-handbook as ``handbook.meta`` only. What a page's text gives (its characters, its search entries) is
-keyed by the page's bytes. Nothing here reports diagnostics: the formulas' warnings come before any
+(formulas' MathML, images' file names, the pages of the questions it links to; which nodes those are is
+kept by the chapter's repr, ``shown``). Templates see the handbook as ``handbook.meta`` only (a test
+holds them to it). What a page's text gives (its characters, its search entries) is keyed by the
+page's bytes. Nothing here reports diagnostics: the formulas' warnings come before any
 page is templated, whether it is then taken from the cache or not.
 """
 

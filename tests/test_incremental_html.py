@@ -17,7 +17,7 @@ from pipeline import html, sitecache, webfonts
 from pipeline.build import Options, build
 from pipeline.epub import OUTPUT_NAME
 
-from .test_html import SOURCE_DATE_EPOCH, with_fonts, write_content
+from .test_html import PROJECT, SOURCE_DATE_EPOCH, with_fonts, write_content
 
 Edit = Callable[[Path], None]
 
@@ -174,3 +174,12 @@ def test_font_subsets_are_cut_again_only_for_new_characters(
     replace(tmp_path / "content" / "02-more.md", "1. 第二第一", "1. 第二第一，鬱")  # a character no page had
     run(tmp_path / "content", tmp_path / "out", tmp_path / "cache")
     assert len(cuts) == 1  # the regular text face
+
+
+def test_templates_see_only_the_handbook_metadata() -> None:
+    """A page's key holds ``handbook.meta``, not the whole handbook: a template that used more would show
+    what the key does not cover."""
+    templates = PROJECT / "templates"
+    for path in [*(templates / "html").glob("*.j2"), *(templates / "partials").glob("*.j2")]:
+        uses = re.findall(r"\bhandbook\.(\w+)", path.read_text(encoding="utf-8"))
+        assert set(uses) <= {"meta", "js", "css"}, path  # handbook.js and handbook.css are file names
