@@ -2,13 +2,20 @@
 
 Same inputs, same bytes: entries in the order given, one fixed timestamp, fixed permissions and
 "made on Unix", no directory entries, no extra fields.
+
+Each entry is compressed on its own (``member``) and the archive is laid out from the compressed entries
+(``zip_members``), so the EPUB can keep its entries' compressed bytes in the cache and repack the book
+after an edit without deflating every page again. The layout is the one ``zipfile`` writes for the same
+entries (``tests/test_epub.py`` compares the two), without ZIP64: no output comes near 2 GiB.
 """
 
 from __future__ import annotations
 
-import io
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
@@ -36,14 +43,66 @@ def zip_bytes(entries: Iterable[tuple[str, bytes]], when: datetime, *, stored: f
     :param stored: names written without compression (the EPUB's ``mimetype`` must be), besides files
         whose format is compressed already.
     """
+    return zip_members([member(name, data, stored=name in stored) for name, data in entries], when)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """One entry of a zip, compressed: its name, method, CRC-32 and size of the data, and the bytes stored."""
+
+    name: str
+    method: int  # zipfile.ZIP_STORED or zipfile.ZIP_DEFLATED
+    crc: int
+    size: int
+    packed: bytes
+
+
+def member(name: str, data: bytes, *, stored: bool = False) -> Member:
+    """``data`` as the entry ``name``: deflated at level 9 unless ``stored`` or compressed already."""
+    method = zipfile.ZIP_STORED if stored else compress_type(name)
+    packed = data
+    if method == zipfile.ZIP_DEFLATED:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)  # a raw stream, as zip wants; zipfile's settings
+        packed = packer.compress(data) + packer.flush()
+    return Member(name=name, method=method, crc=zlib.crc32(data), size=len(data), packed=packed)
+
+
+_VERSION = 20  # "version needed to extract" and "made by" (2.0: deflate), as zipfile writes them
+_UNIX = 3
+_UTF8_NAME = 0x800  # general purpose flag: the name is UTF-8 (set only for a name that is not ASCII)
+_MODE = 0o100644 << 16  # a regular file, rw-r--r--
+_LIMIT = (1 << 31) - 1  # past this zipfile writes ZIP64 records, which this layout leaves out
+
+
+def zip_members(members: Iterable[Member], when: datetime) -> bytes:
+    """The zip of ``members`` in the given order, every entry dated ``when`` (UTC, two-second steps)."""
     # Zip timestamps have two-second resolution and no time zone; UTC is the convention.
-    stamp = when.astimezone(UTC).timetuple()[:6]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.create_system = 3  # Unix, whatever machine builds it
-            info.external_attr = 0o100644 << 16
-            info.compress_type = zipfile.ZIP_STORED if name in stored else compress_type(name)
-            archive.writestr(info, data, compresslevel=9 if info.compress_type == zipfile.ZIP_DEFLATED else None)
-    return buffer.getvalue()
+    year, month, day, hour, minute, second = when.astimezone(UTC).timetuple()[:6]
+    dos_date = (year - 1980) << 9 | month << 5 | day
+    dos_time = hour << 11 | minute << 5 | second // 2
+    body: list[bytes] = []
+    directory: list[bytes] = []
+    offset = 0
+    count = 0
+    for entry in members:
+        if entry.size * 1.05 > _LIMIT or len(entry.packed) > _LIMIT or offset > _LIMIT:
+            raise ValueError(f"{entry.name}: a zip this large would need ZIP64 records")
+        try:
+            name, flags = entry.name.encode("ascii"), 0
+        except UnicodeEncodeError:
+            name, flags = entry.name.encode("utf-8"), _UTF8_NAME
+        fields = (flags, entry.method, dos_time, dos_date, entry.crc, len(entry.packed), entry.size, len(name))
+        local = struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", _VERSION, 0, *fields, 0) + name
+        # After the name's length: extra field's and comment's lengths, disk, internal attributes.
+        central = struct.pack(
+            "<4s4B4HL2L5H2L", b"PK\x01\x02", _VERSION, _UNIX, _VERSION, 0, *fields, 0, 0, 0, 0, _MODE, offset
+        )
+        directory.append(central + name)
+        body += [local, entry.packed]
+        offset += len(local) + len(entry.packed)
+        count += 1
+    listing = b"".join(directory)
+    if count > 0xFFFF or offset + len(listing) > _LIMIT:
+        raise ValueError("a zip this large would need ZIP64 records")
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(listing), offset, 0)
+    return b"".join([*body, listing, end])

@@ -11,13 +11,15 @@ import dataclasses
 import mimetypes
 import uuid
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from . import html
-from .archive import build_time, zip_bytes
+from .archive import Member, build_time, compress_type, member, zip_members
+from .cache import Cache, key, tool_key
 from .context import Context
 from .model import Handbook
 from .output_names import EPUB_NAME
@@ -28,6 +30,9 @@ OUTPUT_NAME = EPUB_NAME
 PACKAGE_DIR = PurePosixPath("EPUB")
 PACKAGE_DOCUMENT = "package.opf"
 NCX = "toc.ncx"
+# The cache's namespaces (and recipes) of pages' manifest properties and of the book's deflated entries.
+_PROPERTIES = "epub-properties"
+_MEMBERS = "epub-members"
 
 # uuid5 namespace of handbook identifiers: the same handbook id gives the same dc:identifier in every
 # version, so reading systems treat a new edition as an update of the book they already hold.
@@ -65,8 +70,21 @@ def modified(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def page_properties(data: bytes) -> str:
-    """The manifest properties a page needs, read from its markup: ``mathml`` and ``svg`` where used."""
+def page_properties(data: bytes, cache: Cache) -> str:
+    """The manifest properties a page needs, read from its markup: ``mathml`` and ``svg`` where used.
+
+    Kept in the cache by the page's bytes: parsing every page again is most of what repacking the book
+    after an edit to one chapter would cost."""
+    entry = key(tool_key(), _PROPERTIES, data)
+    record = cache.get_record(_PROPERTIES, entry)
+    if record is not None and isinstance(record[0].get("properties"), str):
+        return str(record[0]["properties"])
+    found = _read_properties(data)
+    cache.put_record(_PROPERTIES, entry, {"properties": found})
+    return found
+
+
+def _read_properties(data: bytes) -> str:
     root = ET.fromstring(data)
     found = []
     if root.find(f".//{_MATHML}") is not None:
@@ -115,7 +133,8 @@ def package(
             if page.name == html.CONTENTS_PAGE else page
             for page in site.book_pages
         ))
-    items = _manifest(site, ctx)
+    cache = Cache(ctx.options.cache_dir)
+    items = _manifest(site, ctx, cache)
     by_href = {item.href: item for item in items}
     spine = [by_href[page.name].id for page in site.book_pages]
     env = environment(language=handbook.meta.language)
@@ -139,14 +158,32 @@ def package(
         ("META-INF/container.xml", container.encode("utf-8")),
     ]
     # OCF: `mimetype` first and uncompressed, so the file type shows at a fixed offset.
-    entries = [("mimetype", b"application/epub+zip"), *sorted(files)]
-    return zip_bytes(entries, when, stored=frozenset({"mimetype"}))
+    members = [member("mimetype", b"application/epub+zip", stored=True)]
+    members += [_member(name, data, cache) for name, data in sorted(files)]
+    return zip_members(members, when)
 
 
-def _manifest(site: html.Site, ctx: Context) -> list[ManifestItem]:
+def _member(name: str, data: bytes, cache: Cache) -> Member:
+    """An entry of the book, its deflated bytes kept in the cache by its data: deflating every page
+    again was most of what repacking the book after an edit to one chapter cost."""
+    if compress_type(name) == zipfile.ZIP_STORED:
+        return member(name, data)  # images: nothing to compress, the CRC is all the work
+    entry = key(tool_key(), _MEMBERS, data)
+    record = cache.get_record(_MEMBERS, entry)
+    if record is not None:
+        header, packed = record
+        crc, size = header.get("crc"), header.get("size")
+        if isinstance(crc, int) and size == len(data):
+            return Member(name=name, method=zipfile.ZIP_DEFLATED, crc=crc, size=len(data), packed=packed)
+    found = member(name, data)
+    cache.put_record(_MEMBERS, entry, {"crc": found.crc, "size": found.size}, found.packed)
+    return found
+
+
+def _manifest(site: html.Site, ctx: Context, cache: Cache) -> list[ManifestItem]:
     items: list[ManifestItem] = []
     for page in site.book_pages:
-        properties = page_properties(page.data)
+        properties = page_properties(page.data, cache)
         if page.name == html.CONTENTS_PAGE:
             properties = " ".join(filter(None, ["nav", properties]))
         items.append(

@@ -12,8 +12,11 @@ only, nothing from the network; fonts, cover and images are the same files in bo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import os
 import re
+import stat
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 
-from . import mathml, search, webfonts
+from . import mathml, search, sitecache, webfonts
 from .cache import Cache
 from .context import Context, HandoffKey
 from .cover import cover_png
@@ -247,7 +250,8 @@ def site(handbook: Handbook, ctx: Context) -> Site:
     """Render every page of the handbook with MathML formulas, in both editions.
 
     Both the HTML folder and the EPUB need this: when a build makes both, the HTML renderer hands its
-    site to the EPUB renderer (``SITE``).
+    site to the EPUB renderer (``SITE``). A page whose inputs did not change is taken from the cache
+    (``sitecache``), and so is what its text gives the fonts and the search index.
     """
     mathjax = math_hook(handbook, ctx, "mathml")
 
@@ -306,35 +310,60 @@ def site(handbook: Handbook, ctx: Context) -> Site:
     ctx.progress(f"html: {len(plan)} pages")
     frame = env.get_template("html/layout.xhtml.j2")
     common = frame_values(handbook)
-    web: list[Page] = []
-    book: list[Page] = []
-    for name, title, template, values, editions in plan:
+    cache = Cache(ctx.options.cache_dir)
+    store = sitecache.PageStore(cache)
+    # The answers a page's key holds: formulas as MathJax wrote them (what ``math`` makes of that is code).
+    shapes = dataclasses.replace(hooks, math=mathjax)
+
+    def template(name: str, title: str, template: str, values: dict[str, Any], editions: Sequence[str]) -> list[bytes]:
+        """The page in each of ``editions``."""
         content = env.get_template(template)
         # The title page alone differs inside (the cover and the buttons are the web edition's).
         shared_main = None if name == TITLE_PAGE else Markup(content.render(values, edition="web", **common))
+        out: list[bytes] = []
         for edition in editions:
             main = shared_main if shared_main is not None else Markup(content.render(values, edition=edition, **common))
-            data = frame.render(
+            out.append(frame.render(
                 main=main, edition=edition, page_name=name, page_title=title, pager=pager(name),
                 body_class=_BODY_CLASSES[template], **common,
-            ).encode("utf-8")
+            ).encode("utf-8"))
+        return out
+
+    web: list[Page] = []
+    book: list[Page] = []
+    templated = 0
+    for name, title, template_name, values, editions in plan:
+        chapter = values.get("chapter")
+        values_repr = repr(values)
+        answers = sitecache.shown(cache, chapter, values_repr).answers(shapes) if chapter is not None else ""
+        entry = sitecache.page_key(
+            name, title, template_name, values_repr, answers, repr(handbook.meta), repr(common), repr(pager(name)),
+            repr(editions),
+        )
+        datas = store.get(entry, len(editions))
+        if datas is None:
+            datas = tuple(template(name, title, template_name, values, editions))
+            store.put(entry, datas)
+            templated += 1
+        for edition, data in zip(editions, datas, strict=True):
             (web if edition == "web" else book).append(Page(name=name, title=title, data=data))
+    ctx.progress(f"html: {templated} of {len(plan)} pages templated, the others from the cache")
 
     stylesheet = (TEMPLATES / "html" / "handbook.css").read_text(encoding="utf-8")
     stylesheet += "\n/* Code colors: Pygments' " + CODE_STYLE + " style, " + DARK_CODE_STYLE + " in the dark. */\n"
     stylesheet += pygments_css(CODE_STYLE, "pre.code") + "\n"
     stylesheet += "@media (prefers-color-scheme: dark) {\n" + pygments_css(DARK_CODE_STYLE, "pre.code") + "\n}\n"
 
-    cache = Cache(ctx.options.cache_dir)
     script = (TEMPLATES / "html" / SCRIPT).read_bytes()
+    texts = [(page.name, sitecache.page_text(cache, page.name, page.data)) for page in web]
     search_index = search.index_script(
-        [(p.name, p.data) for p in web if p.name.startswith("chapter-")], handbook.meta.language
+        [entry for name, text in texts if name.startswith("chapter-") for entry in text.documents],
+        handbook.meta.language,
     )
+    used = webfonts.merged_text([text.used for _, text in texts], extra=script.decode("utf-8"))
     with contextlib.ExitStack() as stack:
         font_set = ensure_fonts(_tool_folder(stack, ctx.options.cache_dir))
-        faces = webfonts.web_fonts(
-            font_set, webfonts.used_text([p.data for p in web], extra=script.decode("utf-8")), cache
-        )
+        faces = webfonts.web_fonts(font_set, used, cache)
         cover = cover_png(handbook, font_set)
     stylesheet = "".join(face.css() for face in faces) + "\n" + stylesheet
     ctx.progress(f"html: fonts {sum(len(f.data) for f in faces)} bytes, search index {len(search_index)} bytes")
@@ -439,10 +468,30 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     if "epub" in ctx.renders:
         ctx.handoff.put(SITE, pages)  # until the EPUB takes it: it holds every image's bytes
 
+    output = ctx.options.out_dir / OUTPUT_DIR
+
     def fill(folder: Path) -> None:
         for name, data in pages.files():
             target = folder / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            if not _linked_unchanged(output / name, data, target):
+                target.write_bytes(data)
 
-    return [ctx.writer.replace_dir(ctx.options.out_dir / OUTPUT_DIR, fill)]
+    return [ctx.writer.replace_dir(output, fill)]
+
+
+def _linked_unchanged(old: Path, data: bytes, target: Path) -> bool:
+    """Link ``target`` to the file of the folder being replaced when that holds ``data`` already.
+
+    Writing the whole folder again and deleting the old one was most of an edit's HTML time (80 MB of
+    images in the corpus): a file the build would write unchanged is linked instead. Never into the old
+    file itself (the link is a new name; the folder is swapped whole), and only a regular file with
+    exactly these bytes; anything else (no such file, a symlink, no hard links here) is written."""
+    try:
+        status = old.lstat()
+        if not stat.S_ISREG(status.st_mode) or status.st_size != len(data) or old.read_bytes() != data:
+            return False
+        os.link(old, target, follow_symlinks=False)
+    except OSError:
+        return False
+    return True

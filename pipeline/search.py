@@ -46,26 +46,27 @@ def _classes(element: ET.Element) -> set[str]:
     return set(element.attrib.get("class", "").split())
 
 
-def documents(pages: Sequence[tuple[str, bytes]]) -> list[list[str]]:
-    """One entry per question, in reading order: [href, title, tags (space-separated), answer]."""
+def documents(name: str, data: bytes) -> list[list[str]]:
+    """One entry per question of the page ``name`` (XHTML ``data``), in reading order: [href, title,
+    tags (space-separated), answer]. Per page, so that the site's cache keeps each chapter's entries."""
     out: list[list[str]] = []
-    for name, data in pages:
-        root = ET.fromstring(data)
-        for section in root.iter(f"{_XHTML}section"):
-            if "question" not in _classes(section) or "id" not in section.attrib:
-                continue
-            heading = next((h for h in section.iter(f"{_XHTML}h2") if "question-title" in _classes(h)), None)
-            title = _text(heading) if heading is not None else ""
-            tags = [_text(e) for e in section.iter() if "tag" in _classes(e)]
-            answer = next((d for d in section.iter(f"{_XHTML}div") if "answer" in _classes(d)), None)
-            body = _text(answer) if answer is not None else ""
-            out.append([f"{name}#{section.attrib['id']}", title, " ".join(tags), body])
+    root = ET.fromstring(data)
+    for section in root.iter(f"{_XHTML}section"):
+        if "question" not in _classes(section) or "id" not in section.attrib:
+            continue
+        heading = next((h for h in section.iter(f"{_XHTML}h2") if "question-title" in _classes(h)), None)
+        title = _text(heading) if heading is not None else ""
+        tags = [_text(e) for e in section.iter() if "tag" in _classes(e)]
+        answer = next((d for d in section.iter(f"{_XHTML}div") if "answer" in _classes(d)), None)
+        body = _text(answer) if answer is not None else ""
+        out.append([f"{name}#{section.attrib['id']}", title, " ".join(tags), body])
     return out
 
 
-def index_script(pages: Sequence[tuple[str, bytes]], language: str) -> bytes:
-    """The index as a script that sets ``window.HANDBOOK_SEARCH`` (pages: (file name, XHTML) pairs)."""
-    payload = json.dumps(documents(pages), ensure_ascii=False, separators=(",", ":"))
+def index_script(entries: Sequence[list[str]], language: str) -> bytes:
+    """The index as a script that sets ``window.HANDBOOK_SEARCH`` (``entries``: the ``documents`` of
+    every chapter page, in reading order)."""
+    payload = json.dumps(list(entries), ensure_ascii=False, separators=(",", ":"))
     # "</" cannot end the script early in an .xhtml page, but U+2028/2029 break old JS parsers.
     payload = payload.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     header = f"/* The search index of this handbook ({language}): [href, title, tags, answer] per question. */\n"

@@ -58,11 +58,31 @@ class WebFont:
         return font_face_css(self.family, self.style, self.weight, self.name, "woff2")
 
 
-def used_text(pages: Iterable[bytes], extra: str = "") -> UsedText:
-    """What each face must hold for ``pages`` (XHTML) and ``extra`` text (scripts' words, labels)."""
+def merged_text(pages: Iterable[UsedText], extra: str = "") -> UsedText:
+    """The characters of several pages (``page_text`` of each) together, and ``extra`` for the text face.
+
+    The union is the same set whatever way the pages are grouped, so a page's own characters can be
+    kept (in the site's cache) and only an edited page's read again."""
     regular: set[str] = set(_ALWAYS + extra)
     bold: set[str] = set(_ALWAYS)
     code: set[str] = set(_ALWAYS)
+    math: set[str] = set()
+    for used in pages:
+        regular |= used.regular
+        bold |= used.bold
+        code |= used.code
+        math |= used.math
+    for chars in (regular, bold, code, math):
+        chars.difference_update("\n\r\t")
+    return UsedText(regular=frozenset(regular), bold=frozenset(bold), code=frozenset(code), math=frozenset(math))
+
+
+def page_text(data: bytes) -> UsedText:
+    """The characters one XHTML page sets in each face (line breaks and tabs included: ``merged_text``
+    drops them)."""
+    regular: set[str] = set()
+    bold: set[str] = set()
+    code: set[str] = set()
     math: set[str] = set()
 
     def visit(element: ET.Element, in_bold: bool, in_code: bool) -> None:
@@ -89,10 +109,7 @@ def used_text(pages: Iterable[bytes], extra: str = "") -> UsedText:
             if in_code:
                 code.update(tail)
 
-    for data in pages:
-        visit(ET.fromstring(data), False, False)
-    for chars in (regular, bold, code, math):
-        chars.difference_update("\n\r\t")
+    visit(ET.fromstring(data), False, False)
     return UsedText(regular=frozenset(regular), bold=frozenset(bold), code=frozenset(code), math=frozenset(math))
 
 

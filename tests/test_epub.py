@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import uuid
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 from xml.etree import ElementTree as ET
@@ -13,6 +15,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from pipeline import epub
+from pipeline.archive import build_time, compress_type, zip_bytes
 from pipeline.build import Options, build
 from pipeline.model import Handbook
 from pipeline.pages import PAGES_FILE, dumps_pages
@@ -71,6 +74,29 @@ def test_zip_layout_mimetype_first_and_stored(built: Built, book: zipfile.ZipFil
     methods = {i.filename: i.compress_type for i in book.infolist()}
     assert methods["EPUB/assets/images/pixel.png"] == zipfile.ZIP_STORED
     assert {methods[n] for n in names if n.endswith((".xhtml", ".css", ".opf", ".ncx"))} == {zipfile.ZIP_DEFLATED}
+
+
+def zipfile_bytes(entries: list[tuple[str, bytes]], when: datetime, stored: frozenset[str]) -> bytes:
+    """What ``zipfile`` writes for the entries with the settings of ``pipeline.archive`` (the reference)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_STORED if name in stored else compress_type(name)
+            archive.writestr(info, data, compresslevel=9 if info.compress_type == zipfile.ZIP_DEFLATED else None)
+    return buffer.getvalue()
+
+
+def test_zip_from_compressed_members_is_what_zipfile_writes(book: zipfile.ZipFile) -> None:
+    entries = [(info.filename, book.read(info)) for info in book.infolist()]
+    entries += [("empty.txt", b""), ("图 1/中文.svg", b"<svg/>"), ("z.woff2", bytes(range(256)) * 9)]
+    for when in (build_time(SOURCE_DATE_EPOCH), build_time(SOURCE_DATE_EPOCH + 1), build_time(None)):
+        assert zip_bytes(entries, when, stored=frozenset({"mimetype"})) == zipfile_bytes(
+            entries, when, frozenset({"mimetype"})
+        )
+    assert zip_bytes([], build_time(None)) == zipfile_bytes([], build_time(None), frozenset())
 
 
 def test_metadata(book: zipfile.ZipFile) -> None:
