@@ -70,14 +70,31 @@ def key(*parts: str | bytes) -> str:
 
 def file_key(paths: Iterable[Path], root: Path) -> str:
     """A key over files' paths (relative to ``root``) and bytes; a missing file counts as absent."""
-    parts: list[str | bytes] = []
+    parts: list[str] = []
     for path in sorted(paths):
-        parts.append(path.relative_to(root).as_posix())
-        try:
-            parts.append(path.read_bytes())
-        except OSError:
-            parts.append(b"\0missing")
+        parts += [path.relative_to(root).as_posix(), file_digest(path) or "\0missing"]
     return key(*parts)
+
+
+def file_digest(path: Path) -> str | None:
+    """The hex sha256 of a file's bytes (symlinks followed), None when it cannot be read; remembered for
+    the life of the process by the file's status (size, times, inode): the PDF's editions and the cards
+    ask for the same images' keys, and reading the corpus's 76 MB of images each time cost seconds."""
+    try:
+        status = path.stat()
+        now = (status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns)
+        known = _DIGESTS.get(str(path))
+        if known is not None and known[0] == now:
+            return known[1]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    if status.st_ctime_ns < time.time_ns() - _SETTLED_NS:  # see FileDigests
+        _DIGESTS[str(path)] = (now, digest)
+    return digest
+
+
+_DIGESTS: dict[str, tuple[tuple[int, int, int, int], str]] = {}
 
 
 @memoize
@@ -247,8 +264,10 @@ class FileDigests:
             now = [status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns]
             if isinstance(old, list) and len(old) == 5 and old[:4] == now and isinstance(old[4], str):
                 return old[4]
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
+            return None
+        digest = file_digest(path)
+        if digest is None:
             return None
         if status.st_ctime_ns < time.time_ns() - _SETTLED_NS:
             self.files[name] = [*now, digest]

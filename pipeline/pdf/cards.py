@@ -123,11 +123,13 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         # with the edited card is laid out again (each sheet has its own page: parts share no layout).
         step = 2 * SHEETS_PER_PART
         marks = cut_marks(width, height)
+        chapters = {chapter.id: chapter for _, chapter, _ in selection}
+        shown = {cid: assets_key(handbook, chapter) for cid, chapter in chapters.items()}
         jobs = [
             engine.job(
                 template.render(meta=handbook.meta, sides=chunk, marks=marks, paper=(width, height)),
                 _identifier(handbook),
-                inputs=key(*(assets_key(handbook, card.chapter) for side in chunk for card, _ in side.cards)),
+                inputs=key(*dict.fromkeys(shown[card.chapter.id] for side in chunk for card, _ in side.cards)),
             )
             for chunk in (sides[i:i + step] for i in range(0, len(sides), step))
         ]
