@@ -40,7 +40,7 @@ def main() -> None:
     ctx = Context(options=options, report=Report(), progress=lambda message: None, writer=Writer())
     with contextlib.ExitStack() as stack:
         fonts = ensure_fonts(cache)
-        images = image_sources(handbook, ctx, stack)
+        images, _ = image_sources(handbook, ctx, stack)
         hooks = Hooks(
             math=math_hook(handbook, ctx, "svg"),
             image_src=lambda target: images[target],

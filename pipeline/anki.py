@@ -110,10 +110,12 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
     # Zipped straight into the output's temporary file: the deck is mostly images (~80 MB on the corpus).
     staged = ctx.writer.stage(ctx.options.out_dir / DECK_FILE)
     try:
-        package(handbook, notes, note_type, stamps, media, staged.temporary)
+        with ctx.bulk:
+            package(handbook, notes, note_type, stamps, media, staged.temporary)
         clozes = sum(1 for n in notes if n.cloze)
         ctx.progress(f"anki: {len(notes) - clozes} notes and {clozes} cloze notes in "
                      f"{len({n.deck_name for n in notes})} decks, {len(media)} media files")
+        del notes, media, env  # the commit may wait for the PDF: not with every image in memory
         deck = staged.commit()
     finally:
         staged.discard()

@@ -17,7 +17,7 @@ from .context import Context, Options, Progress, ReadBack, Renderer, Writer
 from .diagnostics import ContentError, Diagnostic, HandbookError, Report
 from .model import Handbook
 from .outputs import CachedOutput, OutputRecord
-from .workers import Cancelled, Workers
+from .workers import Cancelled, Workers, release_memory
 from .writers import RENDERERS
 
 __all__ = ["Options", "OutputError", "build", "read"]
@@ -232,6 +232,7 @@ class _Schedule:
             self._errors[name] = exc
             self._ok[name] = False
         finally:
+            release_memory()  # what the renderer held (pages, images, a packed output) goes back to the system
             self.read_back.release(renderer.files)
             if renderer.uses_workers:
                 self.workers.fed.set()  # it gave up before handing work over, or has finished

@@ -123,6 +123,9 @@ class Context:
     handoff: Handoff = field(default_factory=Handoff)
     read_back: ReadBack | None = None
     workers: Workers = field(default_factory=lambda: Workers(1))
+    # Held while a renderer has a whole output in memory (assembling a PDF, packing the EPUB or the deck):
+    # renderers run side by side, and their peaks together would be the build's (never held to commit).
+    bulk: threading.Lock = field(default_factory=threading.Lock)
 
     def publish(self, name: str, data: bytes) -> None:
         """Make a read-back file's final content known to the outputs that wait for it."""

@@ -101,8 +101,14 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         f"epub: package, page-list of {len(pages)} printed pages from {PAGES_FILE}" if pages
         else f"epub: package (no page-list: build the pdf for one; {PAGES_FILE} is missing or not of this content)"
     )
-    data = package(handbook, site, build_time(ctx.options.source_date_epoch), ctx, pages)
-    return [ctx.writer.write_bytes(ctx.options.out_dir / OUTPUT_NAME, data)]
+    staged = ctx.writer.stage(ctx.options.out_dir / OUTPUT_NAME)
+    try:
+        with ctx.bulk:
+            staged.temporary.write_bytes(package(handbook, site, build_time(ctx.options.source_date_epoch), ctx, pages))
+        del site  # the commit may wait for the PDF: not with every page and image in memory
+        return [staged.commit()]
+    finally:
+        staged.discard()
 
 
 def print_pages(handbook: Handbook, recorded: bytes | None) -> list[tuple[str, str]]:

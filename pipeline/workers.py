@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import ctypes
+import functools
 import multiprocessing
 import os
 import signal
@@ -149,3 +150,22 @@ def _workers_ignore_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, handler)
+
+
+def release_memory() -> None:
+    """Give memory freed by a layout or an assembly back to the system.
+
+    glibc keeps freed heap memory for reuse: a worker that laid out a big chapter, or the build after
+    assembling a book with qpdf, would otherwise hold its high-water mark (~300 MB) while idle, and the
+    build's peak is the sum over its processes (docs/performance.md). Elsewhere this does nothing."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc's, among the symbols the interpreter already loaded
+    except (OSError, AttributeError):
+        return None

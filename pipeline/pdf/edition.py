@@ -19,8 +19,9 @@ from ..context import Context
 from ..labels import labels
 from ..model import Asset, Chapter, Handbook, Image, Link, walk
 from ..render import chapter_anchor, question_anchor
+from ..workers import release_memory
 from .assembly import assemble
-from .engine import Engine, Job, Part, fingerprint, release_memory
+from .engine import Engine, Job, Part, fingerprint
 from .frame import OUTPUT_NAME
 from .plan import REF_PREFIX, Plan, edition_anchors, make_plan
 
@@ -158,8 +159,9 @@ class Edition:
             self.ctx.progress(f"pdf: the {self.name} ({plan.total} pages) is made of unchanged parts: from the cache")
         else:
             self.ctx.progress(f"pdf: assembling the {self.name} ({plan.total} pages)")
-            assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier(), self.destination)
-            release_memory()  # qpdf's objects are gone once _assemble returns
+            with self.ctx.bulk:
+                assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier(), self.destination)
+                release_memory()  # qpdf's objects are gone once _assemble returns
             engine.keep_assembled(assembled, self.destination)
         engine.forget_finished()
         engine.cache.put_record("hints", self._identifier("front-pages"), {"pages": front_pages})

@@ -5,7 +5,6 @@ file beside its cache entry and return only what the assembly needs to know abou
 from __future__ import annotations
 
 import concurrent.futures
-import ctypes
 import functools
 import hashlib
 import logging
@@ -19,7 +18,7 @@ from typing import Any
 from .. import system
 from ..cache import Cache, key, write_atomically
 from ..fonts import FontSet
-from ..workers import Workers
+from ..workers import Workers, release_memory
 from .images import fetcher
 from .weasylog import NOTDEF_MESSAGE, capture, message_of
 
@@ -127,25 +126,6 @@ def fingerprint(part: Part) -> str:
     """What an assembly takes from a part: its PDF's bytes, its anchors (in any order: the cache stores
     them sorted) and bookmarks."""
     return repr((part.sha256, sorted(part.anchors.items()), part.bookmarks))
-
-
-def release_memory() -> None:
-    """Give memory freed by a layout or an assembly back to the system.
-
-    glibc keeps freed heap memory for reuse: a worker that laid out a big chapter, or the build after
-    assembling a book with qpdf, would otherwise hold its high-water mark (~300 MB) while idle, and the
-    build's peak is the sum over its processes (docs/performance.md). Elsewhere this does nothing."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Any:
-    try:
-        return ctypes.CDLL(None).malloc_trim  # glibc's, among the symbols the interpreter already loaded
-    except (OSError, AttributeError):
-        return None
 
 
 class Engine:
