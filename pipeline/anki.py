@@ -64,6 +64,7 @@ from .pages import PAGES_FILE, read_pages
 from .render import Hooks, environment, pygments_css, question_anchor
 from .resources import read_asset
 from .selection import Selected, select
+from .workers import release_memory
 
 FIELDS = ("Question", "Answer", "Chapter", "Tags shown", "Source")
 CLOZE_FIELDS = ("Text", "Question", "Back Extra", "Chapter", "Tags shown", "Source")
@@ -116,6 +117,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         ctx.progress(f"anki: {len(notes) - clozes} notes and {clozes} cloze notes in "
                      f"{len({n.deck_name for n in notes})} decks, {len(media)} media files")
         del notes, media, env  # the commit may wait for the PDF: not with every image in memory
+        release_memory()
         deck = staged.commit()
     finally:
         staged.discard()

@@ -25,6 +25,7 @@ from .model import Handbook
 from .output_names import EPUB_NAME
 from .pages import PAGES_FILE, read_pages
 from .render import environment, question_anchor
+from .workers import release_memory
 
 OUTPUT_NAME = EPUB_NAME
 PACKAGE_DIR = PurePosixPath("EPUB")
@@ -106,6 +107,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         with ctx.bulk:
             staged.temporary.write_bytes(package(handbook, site, build_time(ctx.options.source_date_epoch), ctx, pages))
         del site  # the commit may wait for the PDF: not with every page and image in memory
+        release_memory()
         return [staged.commit()]
     finally:
         staged.discard()

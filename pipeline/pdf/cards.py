@@ -144,7 +144,8 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             return []
         staged = ctx.writer.stage(ctx.options.out_dir / CARDS_NAME)
         try:
-            concatenate(parts, _identifier(handbook), staged.temporary)
+            with ctx.bulk:  # not beside the book's assembly: their peaks would add up
+                concatenate(parts, _identifier(handbook), staged.temporary)
             return [staged.commit()]
         finally:
             staged.discard()
