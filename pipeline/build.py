@@ -131,7 +131,7 @@ def _build(
             shown.update(found)
             for diagnostic in found:
                 on_diagnostic(diagnostic)
-            if any(d.is_error for d in found) or (strict and found):
+            if _fails(found, strict):
                 raise ContentError(found)
     except BaseException as exc:
         schedule.stop(interrupted=isinstance(exc, KeyboardInterrupt))
@@ -143,6 +143,11 @@ def _build(
         if wanted and not reading.done:
             progress("unchanged: outputs from the cache")
     return written
+
+
+def _fails(found: Sequence[Diagnostic], strict: bool) -> bool:
+    """Whether an output's diagnostics stop the build: an error, or with ``--strict`` any warning."""
+    return any(d.is_error for d in found) or (strict and bool(found))
 
 
 def _producers(name: str, wanted: Sequence[str]) -> list[str]:
@@ -227,7 +232,7 @@ class _Schedule:
             context = replace(self.context, report=Report(), writer=self.context.writer.view(lambda: self._gate(name)))
             self._results[name] = self._make(name, context)
             found = self._results[name][1]
-            self._ok[name] = not any(d.is_error for d in found) and not (self.reading.strict and found)
+            self._ok[name] = not _fails(found, self.reading.strict)
         except BaseException as exc:  # handed to the main thread, which raises it in registry order
             self._errors[name] = exc
             self._ok[name] = False

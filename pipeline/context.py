@@ -103,10 +103,15 @@ class ReadBack:
         """The file's bytes as published in this build, else as on disk; None when there is none."""
         if name in self._published:
             return self._published[name]
-        try:
-            return (self.out_dir / name).read_bytes()
-        except OSError:
-            return None
+        return read_output(self.out_dir, name)
+
+
+def read_output(out_dir: Path, name: str) -> bytes | None:
+    """A file of the output folder as it is there; None when it is missing or unreadable."""
+    try:
+        return (out_dir / name).read_bytes()
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,10 +141,7 @@ class Context:
         """A read-back file: as published in this build, else as in the output folder."""
         if self.read_back is not None:
             return self.read_back.read(name)
-        try:
-            return (self.options.out_dir / name).read_bytes()
-        except OSError:
-            return None
+        return read_output(self.options.out_dir, name)
 
 
 Render = Callable[[Handbook, Context], Sequence[Path]]

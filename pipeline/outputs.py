@@ -8,6 +8,7 @@ output format over the tool, the content folder and the options.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .cache import Cache, FileDigests, key, tool_key
-from .context import Options, Renderer, Writer
+from .context import Options, Renderer, Writer, read_output
 from .diagnostics import Diagnostic, Severity
 
 
@@ -242,19 +243,13 @@ class OutputRecord:
         """``read``: the read-back files' bytes as this build knows them (published before they are
         written); by default as in the output folder."""
         renderer = self.renderers[name]
-        read = read or self._read
+        read = read or functools.partial(read_output, self.out_dir)
         files: list[str | bytes] = []
         for path in sorted(renderer.reads_back):
             data = read(path)
             files += [path, b"\0missing" if data is None else data]  # as file_key has it
         selection = self.selection if renderer.uses_selection else ""
         return key(self.base, name, selection, key(*files), renderer.system_key())
-
-    def _read(self, path: str) -> bytes | None:
-        try:
-            return (self.out_dir / path).read_bytes()
-        except OSError:
-            return None
 
     def reader(self, restored: Sequence[CachedOutput]) -> Callable[[str], bytes | None]:
         """Read-back files as the output folder will hold them once the ``restored`` outputs are in place."""
@@ -264,7 +259,7 @@ class OutputRecord:
                 for name, digest in hit.files:
                     if name == path:
                         return self.store.blob(digest)
-            return self._read(path)
+            return read_output(self.out_dir, path)
 
         return read
 
