@@ -26,7 +26,7 @@ from pipeline.labels import labels
 from pipeline.locations import TEMPLATES
 from pipeline.model import Handbook
 from pipeline.parser import load_handbook
-from pipeline.pdf.frame import CODE_STYLE, STYLESHEET, answer_lines, frame_values, page_ref_css
+from pipeline.pdf.frame import CODE_STYLE, NUMBERS_STYLESHEET, STYLESHEET, answer_lines, frame_values, page_ref_css
 from pipeline.pdf.images import fetcher, image_sources
 from pipeline.render import Hooks, environment, pygments_css, question_anchor
 
@@ -77,6 +77,9 @@ def main() -> None:
 def stylesheet_text(fonts: FontSet, handbook: Handbook) -> str:
     return "\n".join([
         fonts.css(), pygments_css(CODE_STYLE, "pre.code"), STYLESHEET.read_text(encoding="utf-8"),
+        # (the boxes the parts keep for page numbers are hidden in one document: its contents and index
+        # print target-counter()s; its answer keys print no number, which costs the layout nothing)
+        NUMBERS_STYLESHEET.read_text(encoding="utf-8"),
         page_ref_css(labels(handbook.meta.language)),
     ])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -16,6 +17,7 @@ import pytest
 
 from pipeline.build import Options, build
 from pipeline.pdf import OUTPUT_NAME, PRACTICE_NAME
+from pipeline.pdf import engine
 from pipeline.pdf.edition import Edition
 from pipeline.writers import FORMATS
 from tests.test_pdf import EPOCH, MINI, outline, page_text, squeeze
@@ -124,22 +126,62 @@ def test_editing_one_answer_lays_out_only_its_chapter(content: Path, tmp_path: P
     assert "再补一句" in squeeze(page_text(book, outline(book)[-1].page))
 
 
-def test_a_remembered_front_matter_length_right_or_wrong_gives_the_same_book(
-    content: Path, tmp_path: Path
-) -> None:
+def _laid_out(content: Path, out: Path, cache: Path) -> list[str]:
+    """Build the PDF with one job and a cache; the parts WeasyPrint laid out, by name (stamps left out)."""
+    names: list[str] = []
+    real = engine.lay_out
+
+    def counting(job: engine.Job, destination: str) -> engine.Part:
+        if "stamp-folio" not in job.css:
+            names.append(next(n for n, i in identifiers.items() if i == job.identifier))
+        return real(job, destination)
+
+    meta = SimpleNamespace(meta=SimpleNamespace(id="mini"))
+    identifiers = {
+        f"{edition}/{part}": Edition._identifier(SimpleNamespace(handbook=meta, name=edition), part)  # type: ignore[arg-type]
+        for edition in ("book", "practice")
+        for part in ("front", "back", "basics", "second-chapter", "third-chapter",
+                     "basics+second-chapter+third-chapter")
+    }
+    with mock.patch.object(engine, "lay_out", counting):
+        _build(content, out, jobs=1, cache_dir=cache)
+    return names
+
+
+def test_every_part_is_laid_out_once_and_moved_page_numbers_only_restamp(content: Path, tmp_path: Path) -> None:
+    chapter = content / "01-basics.md"
+
+    def lengthen_first_answer(by: str) -> None:  # by two pages; its ruled lines in the practice edition are
+        # already at their most after the first time
+        more = "\n\n".join(f"{by}第 {i} 段：这一段只为让第一章多出两页，写得足够长，足够长。" * 5 for i in range(40))
+        text = chapter.read_text(encoding="utf-8")
+        chapter.write_text(text.replace("## 第二题", more + "\n\n## 第二题"), encoding="utf-8")
+
+    lengthen_first_answer("甲")
     cache = tmp_path / "cache"
-    _build(content, tmp_path / "first", jobs=2, cache_dir=cache)
-    hints = [p for p in (cache / "hints").rglob("*") if p.is_file()]
-    assert len(hints) == 2  # the book's front matter length and the practice edition's
+    cold = _laid_out(content, tmp_path / "cold", cache)
+    # The contents, the tag index and the practice edition print page numbers in boxes the stamps fill:
+    # each laid out once. A cross-reference's number runs in its text: the chapters that print one (all
+    # three; the practice edition shows no answers, so none) are laid out once more when the numbers turn
+    # out not to be 0.
+    assert sorted(cold) == sorted([
+        "book/front", "book/back", "book/basics", "book/basics", "book/second-chapter", "book/second-chapter",
+        "book/third-chapter", "book/third-chapter", "practice/front",
+        "practice/basics+second-chapter+third-chapter",
+    ])
 
-    chapter = content / "03-third.md"  # a new title: the contents change, the chapters' layouts do not
-    chapter.write_text(chapter.read_text(encoding="utf-8").replace("## 回指", "## 回指与再读"), encoding="utf-8")
+    # Two more pages in the first chapter: every later page number moves. The chapters that print a
+    # cross-reference's number start from the numbers of the last build (a guess): the first chapter (its
+    # own reference moved) and the third (it points into the second) are laid out again, the second (it
+    # points at the first question, which did not move), the contents, the index and the practice
+    # edition are not: their numbers are only stamped.
+    lengthen_first_answer("乙")
+    edited = _laid_out(content, tmp_path / "edited", cache)
+    assert sorted(edited) == ["book/basics", "book/basics", "book/third-chapter"]
     _build(content, tmp_path / "reference", jobs=1, cache_dir=None)
-    expected = _files(tmp_path / "reference")
+    assert _files(tmp_path / "edited") == _files(tmp_path / "reference")
 
-    _build(content, tmp_path / "guessed", jobs=2, cache_dir=cache)
-    assert _files(tmp_path / "guessed") == expected
-    with mock.patch.object(Edition, "_remembered_front_pages", lambda self: 1):  # wrong
-        shutil.rmtree(cache / "outputs")
-        _build(content, tmp_path / "wrong", jobs=2, cache_dir=cache)
-    assert _files(tmp_path / "wrong") == expected
+    # A word more in a chapter that prints a cross-reference's number, which does not move: once.
+    third = content / "03-third.md"
+    third.write_text(third.read_text(encoding="utf-8").replace("回到", "再回到"), encoding="utf-8")
+    assert _laid_out(content, tmp_path / "word", cache) == ["book/third-chapter"]

@@ -199,8 +199,8 @@ def outline(pdf: Path) -> list[Entry]:
 
 
 def listed_pages(text: str) -> dict[str, int]:
-    """ "N.M" → the page number printed after the dot leader, from ``pdftotext -raw`` output."""
-    flat = re.sub(r"(?:[ \n]\.)+[ \n]", " ⟶ ", text)
+    """ "N.M" → the page number printed after the dot leader, from ``pdftotext -layout`` output."""
+    flat = re.sub(r"(?:[ \n]\.)+[ \n]", " ⟶ ", re.sub(r"[ \t]+", " ", text).replace(" \n", "\n"))
     return {
         f"{chapter}.{number}": int(page)
         # a title that fills its line leaves no room for dots: then only a space precedes the number
@@ -237,14 +237,15 @@ def test_chapters_open_on_right_hand_pages(built: Built) -> None:
 def test_toc_and_tag_index_print_the_pages_of_the_headings(built: Built) -> None:
     pages = question_pages(built)
     first_chapter = outline(built.book)[0].page
-    toc = pdftotext(built.book, "-raw", "-f", "2", "-l", str(first_chapter - 1))
+    # -layout: the order of the page (the numbers are drawn by the stamps, after the page's own text)
+    toc = pdftotext(built.book, "-layout", "-f", "2", "-l", str(first_chapter - 1))
     assert listed_pages(toc) == pages
     for label, page in pages.items():
         assert label in page_text(built.book, page)
 
     reader = pypdf.PdfReader(built.book)
     last = len(reader.pages)
-    index = pdftotext(built.book, "-raw", "-f", str(outline(built.book)[-1].children[-1].page + 1))
+    index = pdftotext(built.book, "-layout", "-f", str(outline(built.book)[-1].children[-1].page + 1))
     tagged = {f"{c.number}.{q.number}" for c in built.handbook.chapters for q in c.questions if q.tags}
     assert "标签索引" in page_text(built.book, last) or "标签索引" in index
     assert listed_pages(index) == {label: pages[label] for label in tagged}
@@ -650,7 +651,8 @@ def test_group_headings_in_the_body_and_the_contents(cache: Path, tmp_path: Path
     )
     built = _build(root, tmp_path / "out", cache)
     first_chapter = outline(built.book)[0].page
-    contents = squeeze(pdftotext(built.book, "-f", "2", "-l", str(first_chapter - 1)))
+    # -layout: the order of the page (poppler's reading order puts the lines without a page number apart)
+    contents = squeeze(pdftotext(built.book, "-layout", "-f", "2", "-l", str(first_chapter - 1)))
     assert contents.index("甲组") < contents.index("1.1") < contents.index("1.2") < contents.index("乙组")
     assert contents.count("甲组") == 1
     body = squeeze(pdftotext(built.book, "-f", str(first_chapter)))

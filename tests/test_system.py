@@ -99,7 +99,11 @@ def _build(content: Path, out: Path, **options: Any) -> list[str]:
 
 
 def _laid_out(lines: list[str]) -> list[str]:
-    return [line for line in lines if re.match(r"pdf: (book|practice): \d+ of \d+ chapters laid out", line)]
+    """The progress lines that count chapters laid out, each once (a cold build lays the chapters that
+    print a cross-reference's page number out in a second round, a rebuild starts from the last numbers)."""
+    return list(dict.fromkeys(
+        line for line in lines if re.match(r"pdf: (book|practice): \d+ of \d+ chapters laid out", line)
+    ))
 
 
 def test_warm_cold_and_no_cache_pdfs_are_identical_and_a_changed_system_misses_the_cache(

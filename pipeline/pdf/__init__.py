@@ -38,6 +38,7 @@ from .edition import Edition, answer_pages
 from .engine import Engine, layout_key
 from .frame import (
     CODE_STYLE,
+    NUMBERS_STYLESHEET,
     OUTPUT_NAME,
     PRACTICE_NAME,
     STYLESHEET,
@@ -109,11 +110,14 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
                     font_css,
                     pygments_css(CODE_STYLE, "pre.code"),
                     STYLESHEET.read_text(encoding="utf-8"),
+                    NUMBERS_STYLESHEET.read_text(encoding="utf-8"),
                     _HIDE_MARGINS,
                     page_ref_css(words),
                 ]
             ),
-            stamp_css="\n".join([font_css, STAMP_STYLESHEET.read_text(encoding="utf-8")]),
+            stamp_css="\n".join(
+                [font_css, STAMP_STYLESHEET.read_text(encoding="utf-8"), NUMBERS_STYLESHEET.read_text(encoding="utf-8")]
+            ),
         )
         with weasyprint_diagnostics(handbook, ctx) as records:
             edition = functools.partial(
@@ -124,22 +128,18 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
                 name="practice", title=words["practice_edition"], destination=staged[1].temporary, run_on=True
             )
 
-            def start_practice(numbers: dict[str, int]) -> None:
-                practice.start_chapters({"answer_pages": answer_pages(handbook, numbers)})
-
             def publish(numbers: dict[str, int]) -> None:
                 # The EPUB, the deck and the cards name these pages: they start now, not after the assembly.
                 ctx.publish(PAGES_FILE, dumps_pages(handbook, answer_pages(handbook, numbers)).encode("utf-8"))
 
-            book_pages, front_pages = book.build(
-                with_index=bool(frame["tag_index"]), right_hand=True, extra={}, on_numbers=start_practice,
-                on_final=publish,
-            )
-            # The practice edition's contents list the same chapters and questions (and groups): the same
-            # length, or else one more front matter layout finds out.
-            practice.build(
-                with_index=False, right_hand=False, extra={"answer_pages": book_pages}, front_pages=front_pages
-            )
+            with_index = bool(frame["tag_index"])
+            # Every part of both editions is laid out from the start; the practice edition's one long
+            # part first, so that no worker is left alone with it at the end.
+            practice.start(with_index=False)
+            book.start(with_index=with_index)
+            book_numbers = book.build(with_index=with_index, right_hand=True, on_final=publish)
+            practice.build(with_index=False, right_hand=False, answers=book_numbers)
+            book_pages = answer_pages(handbook, book_numbers)
 
         # What WeasyPrint logged is reported once its block ends: a missing glyph is an error.
         if len(ctx.report.errors) > errors_before:

@@ -1,14 +1,17 @@
-"""One PDF edition from its parts: chapters laid out first, then the page numbers they give to the
-front matter, the tag index and the stamps (running heads, folios), then the assembly.
+"""One PDF edition from its parts: every part (chapters, front matter, tag index) laid out at once, then
+the stamps (running heads, folios, page numbers) and the assembly.
 
-Page numbers a part prints (contents, index, cross-references, the practice edition's answer pages) are
-known only once the chapters' lengths are; a chapter whose printed numbers moved is laid out again."""
+The page numbers the contents, the tag index and the practice edition's answer keys print are known
+only once every part's length is: those parts keep a box of fixed width for each number, which the
+stamps fill, so that no part is laid out twice for its numbers. A cross-reference's number runs in the
+text: a chapter whose printed numbers moved is laid out again."""
 
 from __future__ import annotations
 
-import concurrent.futures
+import dataclasses
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import Any
 from ..cache import file_key, key
 from ..context import Context
 from ..labels import labels
-from ..model import Asset, Chapter, Handbook, Image, Link, walk
+from ..model import Asset, Chapter, Handbook, Image, walk
 from ..render import chapter_anchor, question_anchor
 from ..workers import release_memory
 from .assembly import assemble
@@ -30,6 +33,8 @@ STAMP_TEMPLATE = "pdf/stamps.html.j2"
 # Rounds of laying out chapters again when the page numbers their cross-references print moved.
 _MAX_ROUNDS = 4
 _STAMP_PAGES = 64  # pages of stamps a job at most
+# A cross-reference in a part's HTML: it reads its page number from the page-refs (see plan.REF_PREFIX).
+_REF_LINK = re.compile(f'href="#{re.escape(REF_PREFIX)}([^"]+)"')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +44,33 @@ class Stamp:
     folio: str = ""
     left: str = ""
     right: str = ""
+    numbers: tuple[Number, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Number:
+    """A page number drawn in the box a part kept for it (CSS px from the page area's top left corner)."""
+
+    kind: str  # which page number: a contents "chapter" or "entry", an "index" entry, an "answer" key
+    left: float
+    top: float
+    width: float
+    text: str
+
+
+def _with_numbers(
+    run: list[Stamp], part: Part, shown: dict[str, int], text_of: Callable[[str, int], str]
+) -> list[Stamp]:
+    """The stamps of ``part``'s pages with the page numbers its boxes are for: an answer key's is the
+    question's page in the book (``shown["answer:" + anchor]``), any other the target's in this edition;
+    ``text_of(kind, number)`` is what the box shows."""
+    numbers: dict[int, list[Number]] = {}
+    for name, page, left, top, width in part.slots:
+        kind, _, target = name.split("-", 2)
+        page_number = shown.get(f"answer:{target}" if kind == "answer" else target, 0)
+        text = text_of(kind, page_number) if page_number else ""
+        numbers.setdefault(page, []).append(Number(kind=kind, left=left, top=top, width=width, text=text))
+    return [dataclasses.replace(s, numbers=tuple(numbers.get(k, ()))) for k, s in enumerate(run)]
 
 
 class Edition:
@@ -63,6 +95,10 @@ class Edition:
         self.name = name
         chapters = handbook.chapters
         self.groups: tuple[tuple[Chapter, ...], ...] = (chapters,) if run_on else tuple((c,) for c in chapters)
+        # The anchors each group's cross-references print the page number of, each once, as its part shows
+        # them (the practice edition shows no answers): found when the part is first rendered.
+        self._refs: dict[int, tuple[str, ...]] = {}
+        self._jobs: dict[int, tuple[tuple[int, ...] | None, Job]] = {}  # the last job of each group, by its numbers
         self.destination = destination
         self.title = title
         self.handbook = handbook
@@ -72,85 +108,68 @@ class Edition:
         self.ctx = ctx
         self.records = records
 
+    def start(self, *, with_index: bool) -> None:
+        """Start laying out every part of the edition: none depends on another's page numbers (the
+        stamps draw the numbers of the contents, the tag index and the answer keys), so all can be laid
+        out at once, the longest first. Parts that print a cross-reference's page number are laid out
+        again in ``build`` if it turns out not to be 0."""
+        remembered = self._remembered_numbers()
+        chapters = [self._chapter_job(index, remembered) for index in range(len(self.groups))]
+        self.engine.submit([*self._matter_jobs(with_index), *chapters])
+
     def build(
         self,
         *,
         with_index: bool,
         right_hand: bool,
-        extra: dict[str, Any],
-        front_pages: int | None = None,
-        on_numbers: Callable[[dict[str, int]], None] = lambda numbers: None,
+        answers: dict[str, int] | None = None,
         on_final: Callable[[dict[str, int]], None] = lambda numbers: None,
-    ) -> tuple[dict[str, int], int]:
-        """Write the edition's PDF to its destination; returns the page number of every question and the
-        front matter's page count.
+    ) -> dict[str, int]:
+        """Write the edition's PDF to its destination; returns the page number of every anchor of its
+        chapters (and of the tag index).
 
-        ``front_pages`` is a guess of the front matter's length (checked, and corrected if wrong); without
-        it, the length the last build found is the guess, and without that the front matter is first laid
-        out with unknown page numbers beside the chapters to learn it.
-        ``on_numbers`` hears the page numbers as soon as they are known, once the front matter, the tag
-        index and the stamps are started: the practice edition's chapters, which print them, follow.
-        ``on_final`` hears them once they are settled, before the stamps and the assembly are done.
+        ``answers`` is the page number of each question in the book (by its anchor), which the practice
+        edition's answer keys print. ``on_final`` hears the edition's page numbers as soon as they are
+        settled, before the stamps and the assembly are done.
         """
-        handbook = self.handbook
         engine = self.engine
-        refs_of = [tuple(dict.fromkeys(a for c in group for a in chapter_refs(c))) for group in self.groups]
-        numbers: dict[str, int] = {}  # anchor → page number; 0 (unknown) before the first layout
+        # anchor → page number: at first those the last build found (0 if unknown), then this build's
+        numbers = self._remembered_numbers()
         self.ctx.progress(f"pdf: laying out the {self.name}'s chapters")
-        if front_pages is None:
-            front_pages = self._remembered_front_pages()
-        placeholder = self._front(numbers, extra, with_index=with_index) if front_pages is None else None
+        front, *back = engine.submit(self._matter_jobs(with_index))
         for round_number in range(_MAX_ROUNDS):
-            jobs = [
-                self._chapter_job(group, refs, numbers, extra) for group, refs in zip(self.groups, refs_of, strict=True)
-            ]
+            jobs = [self._chapter_job(index, numbers) for index in range(len(self.groups))]
             chapter_parts = engine.run(jobs)
-            counts = [part.pages for part in chapter_parts]
             fresh = sum(engine.was_laid_out(job) for job in jobs)
             self.ctx.progress(f"pdf: {self.name}: {fresh} of {len(jobs)} chapters laid out, the rest from the cache")
-            if placeholder is not None:
-                front_pages = placeholder.result().pages
-                placeholder = None
-            assert front_pages is not None
-            for _ in range(_MAX_ROUNDS):
-                plan = make_plan(front_pages, counts, 1 if with_index else 0, right_hand=right_hand)
-                found = {name: where[0] + 1 for name, where in edition_anchors(plan, chapter_parts).items()}
-                if with_index:
-                    found["tag-index"] = plan.back + 1
-                on_numbers(found)  # first: the practice edition's chapters are the longest work left
-                self.ctx.progress(f"pdf: laying out the {self.name}'s front matter, index and page stamps")
-                front = self._front(found, extra, with_index=with_index)
-                back = engine.submit([self._back_job(found, extra)])[0] if with_index else None
-                stamp_groups = self._stamp_jobs(plan, chapter_parts)[:-1]
-                stamps = _regroup(engine.submit([job for group in stamp_groups for job in group]), stamp_groups)
-                stable = front.result().pages == front_pages
-                front_pages = front.result().pages
-                if stable:
-                    break
-            else:
-                self.ctx.report.warning(
-                    OUTPUT_NAME, None, f"the {self.name}'s contents did not settle at one length after "
-                    f"{_MAX_ROUNDS} layouts: its page numbers may be wrong",
-                )
-            stale = any(found.get(a, 0) != numbers.get(a, 0) for refs in refs_of for a in refs)
+            back_part = back[0].result() if back else None
+            plan = make_plan(
+                front.result().pages, [p.pages for p in chapter_parts], back_part.pages if back_part else 0,
+                right_hand=right_hand,
+            )
+            found = {name: where[0] + 1 for name, where in edition_anchors(plan, chapter_parts).items()}
+            if with_index:
+                found["tag-index"] = plan.back + 1
+            stale = any(found.get(a, 0) != numbers.get(a, 0) for refs in self._refs.values() for a in refs)
             numbers = found
-            if stale and round_number == _MAX_ROUNDS - 1:
+            if not stale:
+                break
+            if round_number == _MAX_ROUNDS - 1:
                 self.ctx.report.warning(
                     OUTPUT_NAME, None, f"the {self.name}'s cross-reference page numbers did not settle after "
                     f"{_MAX_ROUNDS} rounds: some may be wrong",
                 )
-            if not stale or round_number == _MAX_ROUNDS - 1:
                 break
             # A cross-reference printed a page number that moved: lay those chapters out again.
             self.ctx.progress(f"pdf: laying out the {self.name}'s chapters again (page numbers of references moved)")
-        assert front_pages is not None
         on_final(numbers)
-        back_part = back.result() if back is not None else None
-        plan = make_plan(front_pages, counts, back_part.pages if back_part else 0, right_hand=right_hand)
-        stamp_parts = [[future.result() for future in group] for group in stamps]
-        if back_part is not None:
-            stamp_parts += [engine.run(group) for group in self._stamp_jobs(plan, chapter_parts, back_part)[-1:]]
+        printed = sorted({a for refs in self._refs.values() for a in refs})
+        engine.cache.put_record("hints", self._identifier("numbers"), {a: numbers.get(a, 0) for a in printed})
+        self.ctx.progress(f"pdf: the {self.name}'s page stamps")
         front_part = front.result()
+        shown = {**numbers, **{f"answer:{a}": n for a, n in (answers or {}).items()}}
+        stamp_jobs = self._stamp_jobs(plan, front_part, chapter_parts, back_part, shown)
+        stamp_parts = [engine.run(group) for group in stamp_jobs]
         for part in [front_part, *chapter_parts, *([back_part] if back_part else [])]:
             self.records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
         parts = [front_part, *chapter_parts, *([back_part] if back_part else []), *(p for g in stamp_parts for p in g)]
@@ -164,79 +183,85 @@ class Edition:
                 release_memory()  # qpdf's objects are gone once _assemble returns
             engine.keep_assembled(assembled, self.destination)
         engine.forget_finished()
-        engine.cache.put_record("hints", self._identifier("front-pages"), {"pages": front_pages})
-        return answer_pages(handbook, numbers), front_pages
+        return numbers
 
-    def _remembered_front_pages(self) -> int | None:
-        """The front matter's length in the last build of this edition: a guess, checked like any other
-        (a wrong one costs one more layout of the front matter, as having none does)."""
-        record = self.engine.cache.get_record("hints", self._identifier("front-pages"))
-        pages = record[0].get("pages") if record is not None else None
-        return pages if isinstance(pages, int) and pages > 0 else None
-
-    def start_chapters(self, extra: dict[str, Any]) -> None:
-        """Start laying out the chapters as the first round of ``build`` will ask for them."""
-        jobs = [
-            self._chapter_job(group, tuple(a for c in group for a in chapter_refs(c)), {}, extra)
-            for group in self.groups
-        ]
-        self.engine.submit(jobs)
-
-    def _values(self, extra: dict[str, Any], **values: Any) -> dict[str, Any]:
+    def _values(self, **values: Any) -> dict[str, Any]:
         return {
             **self.frame,
-            **extra,
             "edition": self.name,
             "edition_title": self.title,
             **values,
         }
 
-    def _chapter_job(
-        self, group: tuple[Chapter, ...], refs: tuple[str, ...], numbers: dict[str, int], extra: dict[str, Any]
-    ) -> Job:
-        pairs = [(REF_PREFIX + a, numbers.get(a, 0)) for a in dict.fromkeys(refs)]
-        html = self.env.get_template(PART_TEMPLATE).render(
-            **self._values(extra, part="chapter", chapter=group[0], chapters=group, refs=pairs, with_index=False)
-        )
-        inputs = key(*(assets_key(self.handbook, c) for c in group))
-        return self.engine.job(html, self._identifier("+".join(c.id for c in group)), inputs=inputs)
+    def _remembered_numbers(self) -> dict[str, int]:
+        """The page numbers the cross-references printed in the last build of this edition: a guess, checked
+        like any other; right, it saves laying a chapter that prints them out twice after it was edited."""
+        record = self.engine.cache.get_record("hints", self._identifier("numbers"))
+        found = record[0] if record is not None else {}
+        return {str(a): n for a, n in found.items() if isinstance(n, int)} if isinstance(found, dict) else {}
 
-    def _front(
-        self, numbers: dict[str, int], extra: dict[str, Any], *, with_index: bool
-    ) -> concurrent.futures.Future[Part]:
-        """Start laying out the cover and contents, which point at every chapter, question and the index."""
+    def _chapter_job(self, index: int, numbers: dict[str, int]) -> Job:
+        group = self.groups[index]
+
+        def render(refs: tuple[str, ...]) -> str:
+            pairs = [(REF_PREFIX + a, numbers.get(a, 0)) for a in refs]
+            return str(self.env.get_template(PART_TEMPLATE).render(
+                **self._values(part="chapter", chapter=group[0], chapters=group, refs=pairs, with_index=False)
+            ))
+
+        refs = self._refs.get(index)
+        printed = tuple(numbers.get(a, 0) for a in refs) if refs is not None else None
+        made = self._jobs.get(index)
+        if made is not None and made[0] == printed:
+            return made[1]  # as ``start`` made it (templating every chapter again costs a second)
+        html = render(refs or ())
+        if refs is None:
+            refs = self._refs[index] = tuple(dict.fromkeys(_REF_LINK.findall(html)))
+            printed = tuple(numbers.get(a, 0) for a in refs)
+            if refs:
+                html = render(refs)
+        inputs = key(*(assets_key(self.handbook, c) for c in group))
+        job = self.engine.job(html, self._identifier("+".join(c.id for c in group)), inputs=inputs)
+        self._jobs[index] = (printed, job)
+        return job
+
+    def _matter_jobs(self, with_index: bool) -> list[Job]:
+        """The front matter's job, and the tag index's if the edition has one."""
+        return [self._front_job(with_index=with_index), *([self._back_job()] if with_index else [])]
+
+    def _front_job(self, *, with_index: bool) -> Job:
+        """The cover and contents. The contents point at every chapter, question and the index: empty
+        elements named after them make those links resolve inside the part (the assembly re-points them)."""
         wanted = [chapter_anchor(c.id) for c in self.handbook.chapters]
         wanted += [question_anchor(q.id) for q in self.handbook.questions]
         wanted += ["tag-index"] if with_index else []
         html = self.env.get_template(PART_TEMPLATE).render(
-            **self._values(
-                extra, part="front", chapter=None, refs=[(a, numbers.get(a, 0)) for a in wanted], with_index=with_index
-            )
+            **self._values(part="front", chapter=None, refs=[(a, 0) for a in wanted], with_index=with_index)
         )
-        return self.engine.submit([self.engine.job(html, self._identifier("front"))])[0]
+        return self.engine.job(html, self._identifier("front"))
 
-    def _back_job(self, numbers: dict[str, int], extra: dict[str, Any]) -> Job:
-        refs = [(a, numbers.get(a, 0)) for a in (question_anchor(q.id) for q in self.handbook.questions)]
+    def _back_job(self) -> Job:
+        refs = [(question_anchor(q.id), 0) for q in self.handbook.questions]
         html = self.env.get_template(PART_TEMPLATE).render(
-            **self._values(extra, part="back", chapter=None, refs=refs, with_index=True)
+            **self._values(part="back", chapter=None, refs=refs, with_index=True)
         )
         return self.engine.job(html, self._identifier("back"))
 
-    def _stamp_jobs(self, plan: Plan, chapter_parts: Sequence[Part], back: Part | None = None) -> list[list[Job]]:
-        """Running heads and page numbers, jobs for each part: the front matter, each chapter, the index
-        (a placeholder page while its length is unknown); a long part's in several jobs (the practice
-        edition is one part of hundreds of pages), so that every worker can take some."""
+    def _stamp_jobs(
+        self, plan: Plan, front: Part, chapter_parts: Sequence[Part], back: Part | None, shown: dict[str, int]
+    ) -> list[list[Job]]:
+        """Running heads, folios and the page numbers the parts kept boxes for, jobs for each part: the
+        front matter, each chapter, the index; a long part's in several jobs (the practice edition is one
+        part of hundreds of pages), so that every worker can take some."""
         book_title = self.handbook.meta.title
-        front_pages = plan.chapters[0] if plan.chapters else plan.back
-        front_pages -= sum(1 for blank in plan.blanks if blank < front_pages)
-        runs: list[list[Stamp]] = [[Stamp()] + [Stamp(folio=str(n + 1)) for n in range(1, front_pages)]]
+        runs: list[list[Stamp]] = [[Stamp()] + [Stamp(folio=str(n + 1)) for n in range(1, front.pages)]]
         # (first page, running head of each page, whether its first page opens a chapter with a big title)
         heads = [
             (plan.chapters[i], _page_titles(group, part), True)
             for i, (group, part) in enumerate(zip(self.groups, chapter_parts, strict=True))
         ]
-        index_title = labels(self.handbook.meta.language)["tag_index"]
-        heads.append((plan.back, [index_title] * (back.pages if back else 1), False))
+        if back is not None:
+            heads.append((plan.back, [labels(self.handbook.meta.language)["tag_index"]] * back.pages, False))
         for start, titles, opening in heads:
             run: list[Stamp] = []
             for k, title in enumerate(titles):
@@ -248,6 +273,13 @@ class Edition:
                 else:
                     run.append(Stamp(folio=str(number), right=title))
             runs.append(run)
+        parts = [front, *chapter_parts, *([back] if back is not None else [])]
+        answer_key = labels(self.handbook.meta.language)["answer_key"]
+
+        def text(kind: str, page: int) -> str:
+            return answer_key.format(title=book_title, page=page) if kind == "answer" else str(page)
+
+        runs = [_with_numbers(run, part, shown, text) for run, part in zip(runs, parts, strict=True)]
         template = self.env.get_template(STAMP_TEMPLATE)
         return [
             [
@@ -261,17 +293,6 @@ class Edition:
         # A stable first /ID half per edition: the same document across rebuilds, as the PDF spec asks.
         name = f"{self.handbook.meta.id}/{self.name}" + (f"/{part}" if part else "")
         return hashlib.sha256(name.encode()).hexdigest()[:32]
-
-
-def _regroup(
-    futures: Sequence[concurrent.futures.Future[Part]], groups: Sequence[Sequence[Job]]
-) -> list[list[concurrent.futures.Future[Part]]]:
-    """Futures submitted as one list, cut back into the groups their jobs came in."""
-    found, start = [], 0
-    for group in groups:
-        found.append(list(futures[start:start + len(group)]))
-        start += len(group)
-    return found
 
 
 def _page_titles(group: tuple[Chapter, ...], part: Part) -> list[str]:
@@ -290,15 +311,6 @@ def _page_titles(group: tuple[Chapter, ...], part: Part) -> list[str]:
 
 def answer_pages(handbook: Handbook, numbers: dict[str, int]) -> dict[str, int]:
     return {q.id: numbers.get(question_anchor(q.id), 0) for q in handbook.questions}
-
-
-def chapter_refs(chapter: Chapter) -> tuple[str, ...]:
-    """The anchors of the questions ``chapter`` cross-references, in order, each once."""
-    found: dict[str, None] = {}
-    for node, _ in walk(chapter):
-        if isinstance(node, Link) and node.question_id is not None:
-            found[question_anchor(node.question_id)] = None
-    return tuple(found)
 
 
 def assets_key(handbook: Handbook, chapter: Chapter) -> str:

@@ -23,6 +23,10 @@ from .images import fetcher
 from .weasylog import NOTDEF_MESSAGE, capture, message_of
 
 _PX_TO_PT = 0.75  # 72 PDF points per inch / 96 CSS pixels per inch
+# Boxes a part keeps for page numbers the stamps draw (templates/pdf/parts.html.j2, page_number), and
+# the element at the page area's top left corner they are placed from (part.html.j2).
+SLOT_PREFIX = "slot-"
+_ORIGIN = "page-origin"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +52,8 @@ class Part:
     pages: int
     anchors: dict[str, tuple[int, float, float]]  # id → (page index, x, y in PDF points)
     bookmarks: tuple[tuple[int, str, int, float, float], ...]  # (level, label, page index, x, y)
+    # Page-number boxes: (name after SLOT_PREFIX, page index, left, top, width in CSS px from the page area)
+    slots: tuple[tuple[str, int, float, float, float], ...]
     records: tuple[tuple[str, tuple[str, ...]], ...]  # WeasyPrint's warnings: (message, arguments)
 
 
@@ -82,9 +88,19 @@ def lay_out(job: Job, destination: str) -> Part:
         pdf = bytes(document.write_pdf(pdf_identifier=job.identifier.encode("ascii")))
         write_atomically(Path(destination), lambda handle: handle.write(pdf))
     anchors: dict[str, tuple[int, float, float]] = {}
+    boxes: list[tuple[str, int, float, float, float]] = []
     for index, page in enumerate(document.pages):
-        for name, (x, y, *_) in page.anchors.items():
-            anchors.setdefault(name, (index, x * _PX_TO_PT, (page.height - y) * _PX_TO_PT))
+        for name, (x, y, right, *_) in page.anchors.items():
+            if name.startswith(SLOT_PREFIX):
+                boxes.append((name.removeprefix(SLOT_PREFIX), index, x, y, right - x))
+            else:
+                anchors.setdefault(name, (index, x * _PX_TO_PT, (page.height - y) * _PX_TO_PT))
+    # Every page of a part has the same margins: the first page's corner is every page's.
+    origin_x, origin_y = document.pages[0].anchors.get(_ORIGIN, (0.0, 0.0))[:2]
+    slots = tuple(
+        (name, index, round(x - origin_x, 3), round(y - origin_y, 3), round(width, 3))
+        for name, index, x, y, width in boxes
+    )
     bookmarks: list[tuple[int, str, int, float, float]] = []
 
     def flatten(tree: Any, level: int) -> None:
@@ -103,6 +119,7 @@ def lay_out(job: Job, destination: str) -> Part:
         pages=pages,
         anchors=anchors,
         bookmarks=tuple(bookmarks),
+        slots=slots,
         records=records,
     )
 
@@ -258,6 +275,9 @@ class Engine:
                 bookmarks=tuple(
                     (int(b[0]), str(b[1]), int(b[2]), float(b[3]), float(b[4])) for b in header["bookmarks"]
                 ),
+                slots=tuple(
+                    (str(s[0]), int(s[1]), float(s[2]), float(s[3]), float(s[4])) for s in header["slots"]
+                ),
                 records=tuple((str(m), tuple(str(a) for a in args)) for m, args in header["records"]),
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):
@@ -272,6 +292,7 @@ class Engine:
             "pages": part.pages,
             "anchors": {k: list(v) for k, v in part.anchors.items()},
             "bookmarks": [list(b) for b in part.bookmarks],
+            "slots": [list(b) for b in part.slots],
             "records": [[m, list(args)] for m, args in part.records],
         }
         self.cache.put_record("pdf-parts", entry, header)

@@ -24,6 +24,8 @@ OUTPUT_NAME = PDF_NAME
 # A light Pygments style: colored tokens on a pale background print well in color and in grey.
 CODE_STYLE = "friendly"
 STYLESHEET = TEMPLATES / "pdf" / "pdf.css"
+# What sets the page numbers the stamps draw in the parts' boxes: in the parts' stylesheet and the stamps'.
+NUMBERS_STYLESHEET = TEMPLATES / "pdf" / "numbers.css"
 
 # handbook.toml's margins go into CSS verbatim, so only plain lengths pass.
 _MARGINS = re.compile(r"(?:\d+(?:\.\d+)?(?:mm|cm|in|pt|pc|px|Q)\s+){0,3}\d+(?:\.\d+)?(?:mm|cm|in|pt|pc|px|Q)")
