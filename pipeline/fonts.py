@@ -17,6 +17,7 @@ import io
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -169,6 +170,7 @@ _DERIVING = threading.Lock()
 
 def _ensure_fonts(cache_dir: Path, progress: Callable[[str], None]) -> FontSet:
     fonts_dir = cache_dir.resolve() / "fonts"
+    _load_checked(fonts_dir)
     faces: list[FontFace] = []
     source_hashes: dict[Path, str] = {}
     derivations: dict[Path, tuple[_VariableSource, Path, int]] = {}
@@ -187,6 +189,8 @@ def _ensure_fonts(cache_dir: Path, progress: Callable[[str], None]) -> FontSet:
         style = " italic" if source.style == "italic" else ""
         progress(f"fonts: {source.family}{style} {weight} ({number} of {len(missing)})")
         _derive(source_path, weight, path)
+    if fonts_dir.is_dir():
+        _save_checked(fonts_dir, [*source_hashes, *derivations])
     return FontSet(faces=tuple(faces))
 
 
@@ -232,10 +236,55 @@ def _derive(source: Path, weight: int, target: Path) -> None:
 
 def _is_intact(path: Path) -> bool:
     """Whether the file is a whole TrueType font: its checksum catches truncation and damage."""
+    facts = _facts(path)
+    return facts is not None and facts[1]
+
+
+def _sha256(path: Path) -> str:
+    facts = _facts(path)
+    if facts is None:
+        raise FontError(f"cannot read the font {path}")
+    return facts[0]
+
+
+# What reading a font file found (its sha256, whether it is whole), by the file's status (size,
+# modification time, inode, change time): a build asks for the same files from several renderers, and
+# every build checks the derived instances. Also kept across builds in the fonts folder (_CHECKED), as
+# git's index keeps file status; a file changed in the last seconds is read again next time.
+_KNOWN: dict[str, tuple[list[int], str, bool]] = {}
+_KNOWN_LOCK = threading.Lock()
+_CHECKED = "checked.json"
+_SETTLED_NS = 2_000_000_000
+
+
+def _status(path: Path) -> list[int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns]
+
+
+def _facts(path: Path) -> tuple[str, bool] | None:
+    status = _status(path)
+    if status is None:
+        return None
+    name = str(path)
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(name)
+    if known is not None and known[0] == status:
+        return known[1], known[2]
     try:
         data = path.read_bytes()
     except OSError:
-        return False
+        return None
+    facts = hashlib.sha256(data).hexdigest(), _checksum_ok(data)
+    with _KNOWN_LOCK:
+        _KNOWN[name] = (status, *facts)
+    return facts
+
+
+def _checksum_ok(data: bytes) -> bool:
     if len(data) < 12 or data[:4] != b"\x00\x01\x00\x00":
         return False
     words = array.array("I", data + b"\0" * (-len(data) % 4))
@@ -246,12 +295,34 @@ def _is_intact(path: Path) -> bool:
     return sum(words) & 0xFFFFFFFF == _SFNT_CHECKSUM_MAGIC
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _load_checked(fonts_dir: Path) -> None:
+    """What earlier builds found about the files, from the fonts folder (damaged: nothing)."""
     try:
-        with path.open("rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as error:
-        raise FontError(f"cannot read the font {path}: {error}") from error
-    return digest.hexdigest()
+        found = json.loads((fonts_dir / _CHECKED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(found, dict):
+        return
+    with _KNOWN_LOCK:
+        for name, entry in found.items():
+            if (
+                isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list)
+                and all(isinstance(n, int) for n in entry[0]) and isinstance(entry[1], str)
+                and isinstance(entry[2], bool)
+            ):
+                _KNOWN.setdefault(name, (entry[0], entry[1], entry[2]))
+
+
+def _save_checked(fonts_dir: Path, paths: list[Path]) -> None:
+    settled = time.time_ns() - _SETTLED_NS
+    with _KNOWN_LOCK:
+        kept = {
+            str(p): list(_KNOWN[str(p)]) for p in paths if str(p) in _KNOWN and _KNOWN[str(p)][0][3] < settled
+        }
+    try:
+        old = json.loads((fonts_dir / _CHECKED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if old != kept:
+        text = json.dumps(kept, sort_keys=True)
+        write_atomically(fonts_dir / _CHECKED, lambda handle: handle.write(text.encode("utf-8")))
