@@ -121,7 +121,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         )
         with weasyprint_diagnostics(handbook, ctx) as records:
             edition = functools.partial(
-                Edition, handbook=handbook, env=env, frame=frame, engine=engine, ctx=ctx, records=records
+                Edition, handbook=handbook, env=env, hooks=hooks, frame=frame, engine=engine, ctx=ctx, records=records
             )
             book = edition(name="book", title="", destination=staged[0].temporary)
             practice = edition(
@@ -137,8 +137,13 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
             # part first, so that no worker is left alone with it at the end.
             practice.start(with_index=False)
             book.start(with_index=with_index)
-            book_numbers = book.build(with_index=with_index, right_hand=True, on_final=publish)
-            practice.build(with_index=False, right_hand=False, answers=book_numbers)
+            book_numbers = book.settle(with_index=with_index, right_hand=True)
+            publish(book_numbers)
+            book.start_stamps()
+            practice.settle(with_index=False, right_hand=False)
+            practice.start_stamps(answers=book_numbers)
+            book.finish()
+            practice.finish()
             book_pages = answer_pages(handbook, book_numbers)
 
         # What WeasyPrint logged is reported once its block ends: a missing glyph is an error.

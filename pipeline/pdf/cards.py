@@ -124,7 +124,7 @@ def render(handbook: Handbook, ctx: Context) -> Sequence[Path]:
         step = 2 * SHEETS_PER_PART
         marks = cut_marks(width, height)
         chapters = {chapter.id: chapter for _, chapter, _ in selection}
-        shown = {cid: assets_key(handbook, chapter) for cid, chapter in chapters.items()}
+        shown = {cid: assets_key(handbook, chapter, engine.cache) for cid, chapter in chapters.items()}
         jobs = [
             engine.job(
                 template.render(meta=handbook.meta, sides=chunk, marks=marks, paper=(width, height)),

@@ -8,6 +8,7 @@ text: a chapter whose printed numbers moved is laid out again."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import logging
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cache import file_key, key
+from ..cache import Cache, file_key, key
 from ..context import Context
 from ..labels import labels
-from ..model import Asset, Chapter, Handbook, Image, walk
-from ..render import chapter_anchor, question_anchor
+from ..model import Chapter, Handbook
+from ..render import Hooks, chapter_anchor, question_anchor
+from ..sitecache import page_key, shown
 from ..workers import release_memory
 from .assembly import assemble
 from .engine import Engine, Job, Part, fingerprint
@@ -33,6 +35,8 @@ STAMP_TEMPLATE = "pdf/stamps.html.j2"
 # Rounds of laying out chapters again when the page numbers their cross-references print moved.
 _MAX_ROUNDS = 4
 _STAMP_PAGES = 64  # pages of stamps a job at most
+_PART_HTML = "pdf-part-html"  # the cache's namespace of chapters' parts as templated
+_HANDBOOK_WIDE = ("handbook", "tag_index")  # frame values a chapter's part is templated without
 # A cross-reference in a part's HTML: it reads its page number from the page-refs (see plan.REF_PREFIX).
 _REF_LINK = re.compile(f'href="#{re.escape(REF_PREFIX)}([^"]+)"')
 
@@ -73,6 +77,17 @@ def _with_numbers(
     return [dataclasses.replace(s, numbers=tuple(numbers.get(k, ()))) for k, s in enumerate(run)]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Settled:
+    """An edition whose parts are laid out and whose page numbers are known."""
+
+    plan: Plan
+    front: Part
+    chapters: tuple[Part, ...]
+    back: Part | None
+    numbers: dict[str, int]
+
+
 class Edition:
     """One PDF edition assembled from its parts."""
 
@@ -83,6 +98,7 @@ class Edition:
         title: str,
         handbook: Handbook,
         env: Any,
+        hooks: Hooks,
         frame: dict[str, Any],
         engine: Engine,
         ctx: Context,
@@ -99,11 +115,19 @@ class Edition:
         # them (the practice edition shows no answers): found when the part is first rendered.
         self._refs: dict[int, tuple[str, ...]] = {}
         self._jobs: dict[int, tuple[tuple[int, ...] | None, Job]] = {}  # the last job of each group, by its numbers
+        self._settled: _Settled | None = None
+        self._stamps: list[list[concurrent.futures.Future[Part]]] | None = None
         self.destination = destination
         self.title = title
         self.handbook = handbook
         self.env = env
+        self.hooks = hooks
         self.frame = frame
+        # What a chapter's part is templated with besides its chapters: not the whole handbook (nor the tag
+        # index, which holds it), so that the part's key (_templated) covers all it can show.
+        self._chapter_frame = {k: v for k, v in frame.items() if k not in _HANDBOOK_WIDE}
+        self._chapter_frame_repr = repr(sorted(self._chapter_frame.items()))
+        self._reprs: dict[str, str] = {}  # each chapter's repr, by its id (a part is keyed by it more than once)
         self.engine = engine
         self.ctx = ctx
         self.records = records
@@ -112,26 +136,14 @@ class Edition:
         """Start laying out every part of the edition: none depends on another's page numbers (the
         stamps draw the numbers of the contents, the tag index and the answer keys), so all can be laid
         out at once, the longest first. Parts that print a cross-reference's page number are laid out
-        again in ``build`` if it turns out not to be 0."""
+        again in ``settle`` if it turns out not to be 0."""
         remembered = self._remembered_numbers()
         chapters = [self._chapter_job(index, remembered) for index in range(len(self.groups))]
         self.engine.submit([*self._matter_jobs(with_index), *chapters])
 
-    def build(
-        self,
-        *,
-        with_index: bool,
-        right_hand: bool,
-        answers: dict[str, int] | None = None,
-        on_final: Callable[[dict[str, int]], None] = lambda numbers: None,
-    ) -> dict[str, int]:
-        """Write the edition's PDF to its destination; returns the page number of every anchor of its
-        chapters (and of the tag index).
-
-        ``answers`` is the page number of each question in the book (by its anchor), which the practice
-        edition's answer keys print. ``on_final`` hears the edition's page numbers as soon as they are
-        settled, before the stamps and the assembly are done.
-        """
+    def settle(self, *, with_index: bool, right_hand: bool) -> dict[str, int]:
+        """Wait for the edition's parts (laying out again those whose cross-references' numbers moved)
+        and return the page number of every anchor of its chapters (and of the tag index)."""
         engine = self.engine
         # anchor → page number: at first those the last build found (0 if unknown), then this build's
         numbers = self._remembered_numbers()
@@ -162,28 +174,43 @@ class Edition:
                 break
             # A cross-reference printed a page number that moved: lay those chapters out again.
             self.ctx.progress(f"pdf: laying out the {self.name}'s chapters again (page numbers of references moved)")
-        on_final(numbers)
         printed = sorted({a for refs in self._refs.values() for a in refs})
         engine.cache.put_record("hints", self._identifier("numbers"), {a: numbers.get(a, 0) for a in printed})
+        self._settled = _Settled(
+            plan=plan, front=front.result(), chapters=tuple(chapter_parts), back=back_part, numbers=numbers
+        )
+        return numbers
+
+    def start_stamps(self, answers: dict[str, int] | None = None) -> None:
+        """Start laying out the stamps of the settled edition. ``answers`` is the page number of each
+        question in the book (by its anchor), which the practice edition's answer keys print."""
+        settled = self._settled
+        assert settled is not None, "settle() first"
         self.ctx.progress(f"pdf: the {self.name}'s page stamps")
-        front_part = front.result()
-        shown = {**numbers, **{f"answer:{a}": n for a, n in (answers or {}).items()}}
-        stamp_jobs = self._stamp_jobs(plan, front_part, chapter_parts, back_part, shown)
-        stamp_parts = [engine.run(group) for group in stamp_jobs]
-        for part in [front_part, *chapter_parts, *([back_part] if back_part else [])]:
+        shown = {**settled.numbers, **{f"answer:{a}": n for a, n in (answers or {}).items()}}
+        groups = self._stamp_jobs(settled.plan, settled.front, settled.chapters, settled.back, shown)
+        futures = iter(self.engine.submit([job for group in groups for job in group]))
+        self._stamps = [[next(futures) for _ in group] for group in groups]
+
+    def finish(self) -> None:
+        """Write the edition's PDF to its destination once its stamps are laid out."""
+        settled, engine = self._settled, self.engine
+        assert settled is not None and self._stamps is not None, "start_stamps() first"
+        stamp_parts = [[future.result() for future in group] for group in self._stamps]
+        plan, front, chapters, back = settled.plan, settled.front, settled.chapters, settled.back
+        for part in [front, *chapters, *([back] if back else [])]:
             self.records.extend(logging.makeLogRecord({"msg": m, "args": args}) for m, args in part.records)
-        parts = [front_part, *chapter_parts, *([back_part] if back_part else []), *(p for g in stamp_parts for p in g)]
+        parts = [front, *chapters, *([back] if back else []), *(p for g in stamp_parts for p in g)]
         assembled = key(engine.base_key, self._identifier(), repr(plan), *(fingerprint(p) for p in parts))
         if engine.reuse_assembled(assembled, self.destination):
             self.ctx.progress(f"pdf: the {self.name} ({plan.total} pages) is made of unchanged parts: from the cache")
         else:
             self.ctx.progress(f"pdf: assembling the {self.name} ({plan.total} pages)")
             with self.ctx.bulk:
-                assemble(plan, front_part, chapter_parts, back_part, stamp_parts, self._identifier(), self.destination)
+                assemble(plan, front, chapters, back, stamp_parts, self._identifier(), self.destination)
                 release_memory()  # qpdf's objects are gone once _assemble returns
             engine.keep_assembled(assembled, self.destination)
         engine.forget_finished()
-        return numbers
 
     def _values(self, **values: Any) -> dict[str, Any]:
         return {
@@ -204,10 +231,7 @@ class Edition:
         group = self.groups[index]
 
         def render(refs: tuple[str, ...]) -> str:
-            pairs = [(REF_PREFIX + a, numbers.get(a, 0)) for a in refs]
-            return str(self.env.get_template(PART_TEMPLATE).render(
-                **self._values(part="chapter", chapter=group[0], chapters=group, refs=pairs, with_index=False)
-            ))
+            return self._templated(group, [(REF_PREFIX + a, numbers.get(a, 0)) for a in refs])
 
         refs = self._refs.get(index)
         printed = tuple(numbers.get(a, 0) for a in refs) if refs is not None else None
@@ -220,10 +244,37 @@ class Edition:
             printed = tuple(numbers.get(a, 0) for a in refs)
             if refs:
                 html = render(refs)
-        inputs = key(*(assets_key(self.handbook, c) for c in group))
+        inputs = key(*(assets_key(self.handbook, c, self.engine.cache, self._repr(c)) for c in group))
         job = self.engine.job(html, self._identifier("+".join(c.id for c in group)), inputs=inputs)
         self._jobs[index] = (printed, job)
         return job
+
+    def _templated(self, group: tuple[Chapter, ...], refs: list[tuple[str, int]]) -> str:
+        """The HTML of a part of chapters, from the cache when its key is there: templating every chapter
+        to find its key cost a second of every build of the corpus. The key is what the part shows: its
+        chapters' whole model, what the hooks answer for their nodes (formulas' SVG, images' URLs, links),
+        the page-refs, the edition, the frame's values, the tool (templates and code)."""
+        cache = self.engine.cache
+        reprs = [self._repr(chapter) for chapter in group]
+        answers = [shown(cache, chapter, text).answers(self.hooks) for chapter, text in zip(group, reprs, strict=True)]
+        entry = page_key(
+            "pdf-part", PART_TEMPLATE, self.name, self.title, self._chapter_frame_repr, repr(refs), *reprs, *answers
+        )
+        record = cache.get_record(_PART_HTML, entry)
+        if record is not None:
+            return record[1].decode("utf-8")
+        html = str(self.env.get_template(PART_TEMPLATE).render(
+            **self._chapter_frame, edition=self.name, edition_title=self.title, part="chapter",
+            chapter=group[0], chapters=group, refs=refs, with_index=False,
+        ))
+        cache.put_record(_PART_HTML, entry, {}, html.encode("utf-8"))
+        return html
+
+    def _repr(self, chapter: Chapter) -> str:
+        text = self._reprs.get(chapter.id)
+        if text is None:
+            text = self._reprs[chapter.id] = repr(chapter)
+        return text
 
     def _matter_jobs(self, with_index: bool) -> list[Job]:
         """The front matter's job, and the tag index's if the edition has one."""
@@ -313,8 +364,7 @@ def answer_pages(handbook: Handbook, numbers: dict[str, int]) -> dict[str, int]:
     return {q.id: numbers.get(question_anchor(q.id), 0) for q in handbook.questions}
 
 
-def assets_key(handbook: Handbook, chapter: Chapter) -> str:
+def assets_key(handbook: Handbook, chapter: Chapter, cache: Cache, chapter_repr: str | None = None) -> str:
     """A key over the bytes of the local images ``chapter`` shows (its HTML names them only)."""
-    assets = {n.target for n, _ in walk(chapter) if isinstance(n, Image) and isinstance(n.target, Asset)}
-    paths = {handbook.root / asset.path for asset in assets}
-    return file_key(paths, handbook.root)
+    images = shown(cache, chapter, repr(chapter) if chapter_repr is None else chapter_repr).images
+    return file_key({handbook.root / path for path in images}, handbook.root)
