@@ -564,6 +564,9 @@ def test_fetch_remote_puts_the_image_in_the_pdf(
     own_cache.mkdir()
     if (cache / "fonts").is_dir():
         (own_cache / "fonts").symlink_to(cache / "fonts")
+    # First without fetching, into the same cache: the placeholders' layout must not be taken for the
+    # fetched images' (the chapters' part HTML is cached by what it shows).
+    build(root, ["pdf"], Options(out_dir=tmp_path / "placeholders", cache_dir=own_cache, source_date_epoch=EPOCH))
     diagnostics: list[Diagnostic] = []
     out = tmp_path / "out"
     build(

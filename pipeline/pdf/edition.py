@@ -253,8 +253,10 @@ class Edition:
         """The HTML of a part of chapters, from the cache when its key is there: templating every chapter
         to find its key cost a second of every build of the corpus. The key is what the part shows: its
         chapters' whole model, what the hooks answer for their nodes (formulas' SVG, images' URLs, links),
-        the page-refs, the edition, the frame's values, the tool (templates and code)."""
-        cache = self.engine.cache
+        the page-refs, the edition, the frame's values, the tool (templates and code). Not with
+        ``--fetch-remote``: a fetched image's place is not in that key (remote images are otherwise
+        placeholders, which the chapters' repr decides)."""
+        cache = self.engine.cache if not self.ctx.options.fetch_remote else Cache(None)
         reprs = [self._repr(chapter) for chapter in group]
         answers = [shown(cache, chapter, text).answers(self.hooks) for chapter, text in zip(group, reprs, strict=True)]
         entry = page_key(
