@@ -40,6 +40,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has stopped; its parent reaps it
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_pdf_build(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int], Path]:
     """A PDF build of the repository's content with two workers, stopped while they lay out chapters."""
     cache = tmp_path / "cache"
@@ -51,6 +55,9 @@ def _start_pdf_build(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int], 
         [str(HANDBOOK), "build", "pdf", "--content", str(REPO / "content"), "--out", str(out), "--cache", str(cache),
          "--jobs", "2"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+        # Ctrl-C as in a terminal: a suite started as a background job of a non-interactive shell
+        # (`make test &`) ignores SIGINT, and an ignored signal stays ignored across exec.
+        preexec_fn=_default_sigint,
     )
     assert process.stderr is not None
     for line in process.stderr:
@@ -61,7 +68,7 @@ def _start_pdf_build(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int], 
     deadline = time.monotonic() + 30
     while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(0.5)  # into the layouts: every part was queued before that line (a cold content/ takes ~5 s)
+    time.sleep(1.5)  # into the layouts
     return process, _children(process.pid), out
 
 
