@@ -18,7 +18,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache as memoize
 from importlib import metadata
 from pathlib import Path
@@ -74,6 +74,22 @@ def file_key(paths: Iterable[Path], root: Path) -> str:
     for path in sorted(paths):
         parts += [path.relative_to(root).as_posix(), file_digest(path) or "\0missing"]
     return key(*parts)
+
+
+def file_status(path: Path) -> list[int] | None:
+    """What git's index (and make) trust a file by: size, modification time, inode, change time; None
+    when the file cannot be looked at."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns]
+
+
+def settled(status: Sequence[int]) -> bool:
+    """Whether a file of this ``file_status`` was last changed long enough ago for its status to be
+    trusted later: a second edit within the clock's granularity could repeat it."""
+    return status[3] < time.time_ns() - _SETTLED_NS
 
 
 def file_digest(path: Path) -> str | None:
@@ -258,20 +274,18 @@ class FileDigests:
     def digest(self, path: Path) -> str | None:
         """The hex sha256 of ``path``'s bytes (symlinks followed); None when it cannot be read."""
         name = str(path)
-        try:
-            status = path.stat()
-            old = self.files.get(name)
-            now = [status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns]
-            if isinstance(old, list) and len(old) == 5 and old[:4] == now and isinstance(old[4], str):
-                # file_digest's memory too: the images' keys ask for the same files again
-                _DIGESTS[name] = ((now[0], now[1], now[2], now[3]), old[4])
-                return old[4]
-        except OSError:
+        now = file_status(path)
+        if now is None:
             return None
+        old = self.files.get(name)
+        if isinstance(old, list) and len(old) == 5 and old[:4] == now and isinstance(old[4], str):
+            # file_digest's memory too: the images' keys ask for the same files again
+            _DIGESTS[name] = ((now[0], now[1], now[2], now[3]), old[4])
+            return str(old[4])
         digest = file_digest(path)
         if digest is None:
             return None
-        if status.st_ctime_ns < time.time_ns() - _SETTLED_NS:
+        if settled(now):
             self.files[name] = [*now, digest]
             self._changed = True
         return digest

@@ -17,13 +17,12 @@ import io
 import json
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from pipeline.cache import write_atomically
+from pipeline.cache import file_status, settled, write_atomically
 from pipeline.diagnostics import ToolError
 
 CJK_FAMILY = "Noto Sans SC"
@@ -254,19 +253,10 @@ def _sha256(path: Path) -> str:
 _KNOWN: dict[str, tuple[list[int], str, bool]] = {}
 _KNOWN_LOCK = threading.Lock()
 _CHECKED = "checked.json"
-_SETTLED_NS = 2_000_000_000
-
-
-def _status(path: Path) -> list[int] | None:
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return [status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns]
 
 
 def _facts(path: Path) -> tuple[str, bool] | None:
-    status = _status(path)
+    status = file_status(path)
     if status is None:
         return None
     name = str(path)
@@ -314,11 +304,8 @@ def _load_checked(fonts_dir: Path) -> None:
 
 
 def _save_checked(fonts_dir: Path, paths: list[Path]) -> None:
-    settled = time.time_ns() - _SETTLED_NS
     with _KNOWN_LOCK:
-        kept = {
-            str(p): list(_KNOWN[str(p)]) for p in paths if str(p) in _KNOWN and _KNOWN[str(p)][0][3] < settled
-        }
+        kept = {str(p): list(_KNOWN[str(p)]) for p in paths if str(p) in _KNOWN and settled(_KNOWN[str(p)][0])}
     try:
         old = json.loads((fonts_dir / _CHECKED).read_text(encoding="utf-8"))
     except (OSError, ValueError):

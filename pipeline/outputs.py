@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .cache import Cache, FileDigests, key, tool_key
+from .cache import Cache, FileDigests, file_status, key, tool_key
 from .context import Options, Renderer, Writer, read_output
 from .diagnostics import Diagnostic, Severity
 
@@ -149,7 +149,7 @@ class OnDisk:
 
     def unchanged(self, path: str, digest: str) -> bool:
         known = self.files.get(path)
-        return known is not None and known[0] == digest and known[1:] == self._status(self.out_dir / path)
+        return known is not None and known[0] == digest and known[1:] == file_status(self.out_dir / path)
 
     def unchanged_folder(self, folder: str, items: Sequence[tuple[str, str]]) -> bool:
         """Every file of the folder unchanged, and no other file in it."""
@@ -173,7 +173,7 @@ class OnDisk:
             self._changed = False
 
     def _record(self, path: str, digest: str) -> None:
-        status = self._status(self.out_dir / path)
+        status = file_status(self.out_dir / path)
         value = [digest, *status] if status is not None else None
         if value is None:
             self._changed |= self.files.pop(path, None) is not None
@@ -181,13 +181,6 @@ class OnDisk:
             self.files[path] = value
             self._changed = True
 
-    @staticmethod
-    def _status(path: Path) -> list[int] | None:
-        try:
-            status = path.stat()
-        except OSError:
-            return None
-        return [status.st_size, status.st_mtime_ns, status.st_ino, status.st_ctime_ns]
 
 
 def _encode(diagnostic: Diagnostic) -> list[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import hashlib
 import logging
 import re
@@ -63,15 +64,15 @@ class Number:
 
 
 def _with_numbers(
-    run: list[Stamp], part: Part, shown: dict[str, int], text_of: Callable[[str, int], str]
+    run: list[Stamp], part: Part, pages: dict[str, int], text_of: Callable[[str, int], str]
 ) -> list[Stamp]:
     """The stamps of ``part``'s pages with the page numbers its boxes are for: an answer key's is the
-    question's page in the book (``shown["answer:" + anchor]``), any other the target's in this edition;
+    question's page in the book (``pages["answer:" + anchor]``), any other the target's in this edition;
     ``text_of(kind, number)`` is what the box shows."""
     numbers: dict[int, list[Number]] = {}
     for name, page, left, top, width in part.slots:
         kind, _, target = name.split("-", 2)
-        page_number = shown.get(f"answer:{target}" if kind == "answer" else target, 0)
+        page_number = pages.get(f"answer:{target}" if kind == "answer" else target, 0)
         text = text_of(kind, page_number) if page_number else ""
         numbers.setdefault(page, []).append(Number(kind=kind, left=left, top=top, width=width, text=text))
     return [dataclasses.replace(s, numbers=tuple(numbers.get(k, ()))) for k, s in enumerate(run)]
@@ -137,8 +138,7 @@ class Edition:
         stamps draw the numbers of the contents, the tag index and the answer keys), so all can be laid
         out at once, the longest first. Parts that print a cross-reference's page number are laid out
         again in ``settle`` if it turns out not to be 0."""
-        remembered = self._remembered_numbers()
-        chapters = [self._chapter_job(index, remembered) for index in range(len(self.groups))]
+        chapters = [self._chapter_job(index, self._remembered) for index in range(len(self.groups))]
         self.engine.submit([*self._matter_jobs(with_index), *chapters])
 
     def settle(self, *, with_index: bool, right_hand: bool) -> dict[str, int]:
@@ -146,7 +146,7 @@ class Edition:
         and return the page number of every anchor of its chapters (and of the tag index)."""
         engine = self.engine
         # anchor → page number: at first those the last build found (0 if unknown), then this build's
-        numbers = self._remembered_numbers()
+        numbers = self._remembered
         self.ctx.progress(f"pdf: laying out the {self.name}'s chapters")
         front, *back = engine.submit(self._matter_jobs(with_index))
         for round_number in range(_MAX_ROUNDS):
@@ -187,8 +187,8 @@ class Edition:
         settled = self._settled
         assert settled is not None, "settle() first"
         self.ctx.progress(f"pdf: the {self.name}'s page stamps")
-        shown = {**settled.numbers, **{f"answer:{a}": n for a, n in (answers or {}).items()}}
-        groups = self._stamp_jobs(settled.plan, settled.front, settled.chapters, settled.back, shown)
+        pages = {**settled.numbers, **{f"answer:{a}": n for a, n in (answers or {}).items()}}
+        groups = self._stamp_jobs(settled.plan, settled.front, settled.chapters, settled.back, pages)
         futures = iter(self.engine.submit([job for group in groups for job in group]))
         self._stamps = [[next(futures) for _ in group] for group in groups]
 
@@ -220,7 +220,8 @@ class Edition:
             **values,
         }
 
-    def _remembered_numbers(self) -> dict[str, int]:
+    @functools.cached_property
+    def _remembered(self) -> dict[str, int]:
         """The page numbers the cross-references printed in the last build of this edition: a guess, checked
         like any other; right, it saves laying a chapter that prints them out twice after it was edited."""
         record = self.engine.cache.get_record("hints", self._identifier("numbers"))
@@ -301,7 +302,7 @@ class Edition:
         return self.engine.job(html, self._identifier("back"))
 
     def _stamp_jobs(
-        self, plan: Plan, front: Part, chapter_parts: Sequence[Part], back: Part | None, shown: dict[str, int]
+        self, plan: Plan, front: Part, chapter_parts: Sequence[Part], back: Part | None, pages: dict[str, int]
     ) -> list[list[Job]]:
         """Running heads, folios and the page numbers the parts kept boxes for, jobs for each part: the
         front matter, each chapter, the index; a long part's in several jobs (the practice edition is one
@@ -332,7 +333,7 @@ class Edition:
         def text(kind: str, page: int) -> str:
             return answer_key.format(title=book_title, page=page) if kind == "answer" else str(page)
 
-        runs = [_with_numbers(run, part, shown, text) for run, part in zip(runs, parts, strict=True)]
+        runs = [_with_numbers(run, part, pages, text) for run, part in zip(runs, parts, strict=True)]
         template = self.env.get_template(STAMP_TEMPLATE)
         return [
             [
